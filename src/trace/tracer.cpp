@@ -1,0 +1,1 @@
+#include "trace_root/trace.hpp"

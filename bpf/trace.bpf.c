@@ -1,0 +1,734 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * trace-root's kernel side: record every file a process tree touches.
+ *
+ * One tp_btf/sys_exit program decodes every file syscall through a table
+ * (the `syscalls` map, filled by userspace) instead of one handler per
+ * syscall. It runs at exit so it sees the result: the fd an open returned
+ * is resolved to the file the kernel really opened, failures carry their
+ * errno, and user strings are read after the kernel itself copied them (so
+ * their pages are resident). x86-64 keeps the argument registers intact in
+ * pt_regs across the syscall, so the arguments are read there.
+ *
+ * Scope: `traced` holds the tgids of the tree. sched_process_fork adds a
+ * child in the kernel before it can run; threads share the tgid. Exec is
+ * seen at sched_process_exec, where bprm names the file actually run.
+ *
+ * Repeats: the `dedup` LRU map remembers (file or name, kind, result).
+ * An exact repeat is not sent again. Eviction only costs a repeat event; a
+ * first access is never suppressed, and when sending fails the key is
+ * removed again so the next repeat gets through.
+ *
+ * Loss: every place an event can be dropped increments a per-CPU counter;
+ * userspace fails the run when any is non-zero.
+ */
+#include "vmlinux.h"
+
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "trace_root/bpf_events.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define AT_FDCWD -100
+#define AT_EMPTY_PATH 0x1000
+#define MAP_ANONYMOUS 0x20
+#define TS_COMPAT 0x0002
+#define FMODE_CREATED 0x100000
+#define NR_SYSCALLS 512
+
+#define PIPEFS_MAGIC 0x50495045
+#define SOCKFS_MAGIC 0x534F434B
+#define ANON_INODE_FS_MAGIC 0x09041934
+#define NSFS_MAGIC 0x6e736673
+#define PIDFS_MAGIC 0x50494446
+#define PROC_SUPER_MAGIC 0x9fa0
+#define SYSFS_MAGIC 0x62656572
+#define DEVPTS_SUPER_MAGIC 0x1cd1
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#define DEBUGFS_MAGIC 0x64626720
+#define TRACEFS_MAGIC 0x74726163
+#define BPF_FS_MAGIC 0xcafe4a11
+#define SECURITYFS_MAGIC 0x73636673
+
+struct dedup_key {
+	__u64 dentry;
+	__u64 inode;
+	__u64 mnt;
+	__u64 root;
+	__u64 hash_len;
+	__u32 generation;
+	__s32 err;
+	__u8 kind;
+	__u8 sub;
+	__u16 name_len;
+	__u32 pad;
+	char name[TR_DEDUP_NAME];
+};
+
+struct scratch {
+	struct tr_event ev;
+	char data[2 * TR_PATH_MAX + 64];
+	char walk[TR_PATH_MAX + TR_NAME_MAX];
+	char name[TR_PATH_MAX];
+	struct dedup_key key;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+} traced SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NR_SYSCALLS);
+	__type(key, __u32);
+	__type(value, struct tr_syscall);
+} syscalls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TR_C_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 << 20); /* resized by userspace before load */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144);
+	__type(key, struct dedup_key);
+	__type(value, __u8);
+} dedup SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch_map SEC(".maps");
+
+/* Bumped when the traced tree renames something: every dentry-keyed dedup
+ * entry becomes stale, since a renamed dentry keeps its address. */
+__u32 rename_generation = 0;
+
+static __always_inline struct scratch *get_scratch(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&scratch_map, &zero);
+}
+
+static __always_inline char *walk_buffer(void)
+{
+	struct scratch *s = get_scratch();
+	return s ? s->walk : NULL;
+}
+
+#include "path_walk.bpf.h"
+
+static __always_inline void count(__u32 which)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &which);
+	if (v)
+		*v += 1;
+}
+
+static __always_inline int is_traced(__u32 tgid)
+{
+	return bpf_map_lookup_elem(&traced, &tgid) != NULL;
+}
+
+static __always_inline __u64 arg_of(struct pt_regs *regs, int i)
+{
+	switch (i) {
+	case 0: return regs->di;
+	case 1: return regs->si;
+	case 2: return regs->dx;
+	case 3: return regs->r10;
+	case 4: return regs->r8;
+	case 5: return regs->r9;
+	}
+	return 0;
+}
+
+static __always_inline struct file *fd_file(struct task_struct *task, int fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *f = NULL;
+
+	if (!fdt || fd < 0)
+		return NULL;
+	if ((unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+/* Kernel-internal file systems (pipes, sockets, anon inodes, namespaces)
+ * hold no file an image could need; they are not recorded at all. */
+static __always_inline int internal_fs(unsigned long magic)
+{
+	return magic == PIPEFS_MAGIC || magic == SOCKFS_MAGIC || magic == ANON_INODE_FS_MAGIC ||
+	       magic == NSFS_MAGIC || magic == PIDFS_MAGIC;
+}
+
+static __always_inline int pseudo_fs(unsigned long magic)
+{
+	return magic == PROC_SUPER_MAGIC || magic == SYSFS_MAGIC || magic == DEVPTS_SUPER_MAGIC ||
+	       magic == CGROUP2_SUPER_MAGIC || magic == DEBUGFS_MAGIC || magic == TRACEFS_MAGIC ||
+	       magic == BPF_FS_MAGIC || magic == SECURITYFS_MAGIC;
+}
+
+static __always_inline void fill_header(struct tr_event *ev, __u32 type, __u32 kind,
+					__u32 syscall_nr, __s32 err)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	ev->ts_ns = bpf_ktime_get_ns();
+	ev->type = type;
+	ev->kind = kind;
+	ev->tgid = id >> 32;
+	ev->tid = (__u32)id;
+	ev->err = err;
+	ev->mode = 0;
+	ev->aux = 0;
+	ev->aux2 = 0;
+	ev->syscall = syscall_nr;
+	ev->len[0] = 0;
+	ev->len[1] = 0;
+	ev->flags[0] = 0;
+	ev->flags[1] = 0;
+	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+}
+
+/* Walks `p` and stores it as string 0 of the event. */
+static __always_inline void put_path0(struct scratch *s, struct vfsmount *mnt,
+				      struct dentry *dentry, struct path *root)
+{
+	__u32 flags = 0;
+	__u32 start = walk_path(mnt, dentry, root, &flags);
+	__u32 len;
+
+	if (flags & TR_F_TRUNCATED) {
+		count(TR_C_PATH_TRUNCATED);
+		len = 0;
+	} else {
+		if (start > TR_PATH_MAX)
+			start = TR_PATH_MAX;
+		len = TR_PATH_MAX - start;
+		if (len > TR_PATH_MAX)
+			len = TR_PATH_MAX;
+		bpf_probe_read_kernel(s->data, len & (2 * TR_PATH_MAX - 1),
+				      s->walk + (start & (TR_PATH_MAX - 1)));
+	}
+	s->ev.len[0] = len;
+	s->ev.flags[0] |= flags;
+}
+
+/* Stores the first `len` bytes of s->name as string 1. */
+static __always_inline void put_name1(struct scratch *s, __u32 len)
+{
+	__u32 off = s->ev.len[0];
+
+	if (off > TR_PATH_MAX)
+		off = TR_PATH_MAX;
+	if (len >= TR_PATH_MAX)
+		len = TR_PATH_MAX - 1;
+	bpf_probe_read_kernel(s->data + off, len & (TR_PATH_MAX - 1), s->name);
+	s->ev.len[1] = len;
+}
+
+/* Sends the event; on failure counts the loss and forgets the dedup key so
+ * the next repeat is sent. */
+static __always_inline void send(struct scratch *s, int deduped)
+{
+	__u64 size = sizeof(struct tr_event) + (__u64)s->ev.len[0] + s->ev.len[1];
+
+	if (size > sizeof(struct tr_event) + 2 * TR_PATH_MAX)
+		size = sizeof(struct tr_event) + 2 * TR_PATH_MAX;
+	if (bpf_ringbuf_output(&events, &s->ev, size, 0) != 0) {
+		count(TR_C_RINGBUF_FULL);
+		if (deduped)
+			bpf_map_delete_elem(&dedup, &s->key);
+		return;
+	}
+	count(TR_C_EVENTS);
+}
+
+/* Returns 1 when this exact access was already sent (suppress it). The key
+ * must be filled in s->key. Inserts it otherwise. */
+static __always_inline int seen_before(struct scratch *s)
+{
+	__u8 one = 1;
+
+	if (bpf_map_lookup_elem(&dedup, &s->key)) {
+		count(TR_C_DEDUP_HITS);
+		return 1;
+	}
+	if (bpf_map_update_elem(&dedup, &s->key, &one, BPF_ANY) != 0)
+		count(TR_C_DEDUP_FAILED);
+	return 0;
+}
+
+static __always_inline void key_reset(struct scratch *s, __u8 kind, __u8 sub, __s32 err,
+				      struct task_struct *task)
+{
+	__builtin_memset(&s->key, 0, sizeof(s->key));
+	s->key.kind = kind;
+	s->key.sub = sub;
+	s->key.err = err;
+	s->key.generation = rename_generation;
+	s->key.root = (__u64)BPF_CORE_READ(task, fs, root.dentry);
+}
+
+/* An access through an open file: its path as string 0. */
+static __always_inline void emit_file(struct scratch *s, struct task_struct *task,
+				      struct file *f, __u32 type, __u32 kind, __u32 nr,
+				      __u32 aux, int dedup_it)
+{
+	struct path fpath;
+	struct path root;
+	unsigned long magic;
+	__u32 fmode;
+	__u8 sub = 0;
+
+	if (!f)
+		return;
+	fpath = BPF_CORE_READ(f, f_path);
+	magic = BPF_CORE_READ(fpath.mnt, mnt_sb, s_magic);
+	if (internal_fs(magic))
+		return;
+	fmode = BPF_CORE_READ(f, f_mode);
+
+	if (kind == TR_K_OPEN)
+		sub = (BPF_CORE_READ(f, f_flags) & 3) | ((fmode & FMODE_CREATED) ? 4 : 0) |
+		      ((fmode & 0x4000) ? 8 : 0);
+	else if (kind == TR_K_MMAP)
+		sub = aux & 7;
+
+	if (dedup_it) {
+		key_reset(s, kind, sub, 0, task);
+		s->key.dentry = (__u64)fpath.dentry;
+		s->key.mnt = (__u64)fpath.mnt;
+		s->key.inode = (__u64)BPF_CORE_READ(fpath.dentry, d_inode);
+		s->key.hash_len = BPF_CORE_READ(fpath.dentry, d_name.hash_len);
+		if (seen_before(s))
+			return;
+	}
+
+	fill_header(&s->ev, type, kind, nr, 0);
+	s->ev.mode = BPF_CORE_READ(f, f_inode, i_mode);
+	s->ev.aux = kind == TR_K_OPEN ? BPF_CORE_READ(f, f_flags) : aux;
+	s->ev.aux2 = fmode;
+	if (fmode & FMODE_CREATED)
+		s->ev.flags[0] |= TR_F_CREATED;
+	if (pseudo_fs(magic))
+		s->ev.flags[0] |= TR_F_PSEUDO;
+	root = BPF_CORE_READ(task, fs, root);
+	put_path0(s, fpath.mnt, fpath.dentry, &root);
+	send(s, dedup_it);
+}
+
+/* The directory a name is relative to: the dirfd's file, or the cwd. */
+static __always_inline int base_of(struct task_struct *task, int dirfd, struct path *out)
+{
+	if (dirfd == AT_FDCWD) {
+		*out = BPF_CORE_READ(task, fs, pwd);
+		return 0;
+	}
+	struct file *f = fd_file(task, dirfd);
+	if (!f)
+		return -1;
+	*out = BPF_CORE_READ(f, f_path);
+	return 0;
+}
+
+/* A lookup by name: string 0 = base directory (empty for an absolute
+ * name), string 1 = the name as passed. `name_len` bytes are in s->name. */
+static __always_inline void emit_lookup(struct scratch *s, struct task_struct *task,
+					__u32 type, __u32 kind, __u32 nr, __s32 err, int dirfd,
+					__u32 name_len, __u8 name_flags, int dedup_it)
+{
+	struct path base = {};
+	struct path root;
+	int relative = name_len == 0 || s->name[0] != '/';
+	int have_base = 0;
+
+	if (relative)
+		have_base = base_of(task, dirfd, &base) == 0;
+
+	if (dedup_it && name_len < TR_DEDUP_NAME && !(name_flags & TR_F_UNREADABLE)) {
+		key_reset(s, kind, 0, err, task);
+		if (have_base) {
+			s->key.dentry = (__u64)base.dentry;
+			s->key.mnt = (__u64)base.mnt;
+			s->key.inode = (__u64)BPF_CORE_READ(base.dentry, d_inode);
+			s->key.hash_len = BPF_CORE_READ(base.dentry, d_name.hash_len);
+		}
+		s->key.name_len = name_len;
+		bpf_probe_read_kernel(s->key.name, name_len & (TR_DEDUP_NAME - 1) & 0xff, s->name);
+		if (name_len < TR_DEDUP_NAME && seen_before(s))
+			return;
+	} else {
+		dedup_it = 0;
+	}
+
+	fill_header(&s->ev, type, kind, nr, err);
+	s->ev.flags[1] = name_flags;
+	if (have_base) {
+		root = BPF_CORE_READ(task, fs, root);
+		put_path0(s, base.mnt, base.dentry, &root);
+	} else if (relative) {
+		/* A relative name whose dirfd is not open: nothing to anchor it. */
+		s->ev.flags[0] |= TR_F_UNREADABLE;
+	}
+	put_name1(s, name_len);
+	send(s, dedup_it);
+}
+
+/* Reads a user string into s->name. Returns its length without the NUL;
+ * sets TR_F_UNREADABLE or TR_F_TRUNCATED in *flags. */
+static __always_inline __u32 read_user_name(struct scratch *s, const char *uptr, __u8 *flags)
+{
+	long n;
+
+	if (!uptr) {
+		s->name[0] = 0;
+		return 0;
+	}
+	n = bpf_probe_read_user_str(s->name, TR_PATH_MAX, uptr);
+	if (n <= 0) {
+		*flags |= TR_F_UNREADABLE;
+		s->name[0] = 0;
+		return 0;
+	}
+	if (n >= TR_PATH_MAX)
+		*flags |= TR_F_TRUNCATED;
+	return (__u32)(n - 1);
+}
+
+static __always_inline void handle_name_arg(struct scratch *s, struct task_struct *task,
+					    struct pt_regs *regs, __u32 nr, long ret,
+					    __u8 kind, __s8 dirfd_arg, __s8 path_arg)
+{
+	__u8 nflags = 0;
+	__u32 len;
+	int dirfd = AT_FDCWD;
+	__s32 err = ret < 0 ? (__s32)ret : 0;
+
+	if (path_arg < 0)
+		return;
+	len = read_user_name(s, (const char *)arg_of(regs, path_arg), &nflags);
+	if (nflags & TR_F_UNREADABLE) {
+		/* EFAULT is the program's own bad pointer; anything else means
+		 * the kernel read a name we could not. */
+		if (err != -14)
+			count(TR_C_NAME_UNREADABLE);
+		else
+			return;
+	}
+	if (nflags & TR_F_TRUNCATED)
+		count(TR_C_PATH_TRUNCATED);
+	if (dirfd_arg >= 0)
+		dirfd = (int)arg_of(regs, dirfd_arg);
+	/* State-changing calls are rare and must all be seen in order. */
+	int dedup_it = kind != TR_K_MKDIR && kind != TR_K_CREATE && kind != TR_K_REMOVE &&
+		       kind != TR_K_TRUNCATE;
+	emit_lookup(s, task, TR_EV_LOOKUP, kind, nr, err, dirfd, len, nflags, dedup_it);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
+{
+	__u32 nr = (__u32)regs->orig_ax;
+	struct tr_syscall *sc;
+	struct task_struct *task;
+	struct scratch *s;
+
+	if (nr >= NR_SYSCALLS)
+		return 0;
+	sc = bpf_map_lookup_elem(&syscalls, &nr);
+	if (!sc || (!sc->kind && !sc->special))
+		return 0;
+	if (!is_traced(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+
+	task = bpf_get_current_task_btf();
+	s = get_scratch();
+	if (!s)
+		return 0;
+	if (task->thread_info.status & TS_COMPAT) {
+		/* An ia32 syscall: its number means something else. Tell
+		 * userspace once per process; it marks the trace incomplete. */
+		key_reset(s, 0xff, 0, 0, task);
+		s->key.dentry = bpf_get_current_pid_tgid() >> 32;
+		if (!seen_before(s)) {
+			fill_header(&s->ev, TR_EV_COMPAT, 0, nr, 0);
+			send(s, 1);
+		}
+		return 0;
+	}
+
+	switch (sc->special) {
+	case TR_SYS_IO_URING:
+		if (ret >= 0) {
+			fill_header(&s->ev, TR_EV_IO_URING, 0, nr, 0);
+			send(s, 0);
+		}
+		return 0;
+	case TR_SYS_MMAP: {
+		__u64 flags = arg_of(regs, 3);
+		int fd = (int)arg_of(regs, 4);
+		if (ret < 0 && ret > -4096)
+			return 0;
+		if ((flags & MAP_ANONYMOUS) || fd < 0)
+			return 0;
+		emit_file(s, task, fd_file(task, fd), TR_EV_FILE, TR_K_MMAP, nr,
+			  (__u32)arg_of(regs, 2), 1);
+		return 0;
+	}
+	case TR_SYS_CHDIR:
+		if (ret == 0) {
+			struct path pwd = BPF_CORE_READ(task, fs, pwd);
+			struct path root = BPF_CORE_READ(task, fs, root);
+			key_reset(s, TR_K_CHDIR, 0, 0, task);
+			s->key.dentry = (__u64)pwd.dentry;
+			s->key.mnt = (__u64)pwd.mnt;
+			s->key.inode = (__u64)BPF_CORE_READ(pwd.dentry, d_inode);
+			s->key.hash_len = BPF_CORE_READ(pwd.dentry, d_name.hash_len);
+			if (seen_before(s))
+				return 0;
+			fill_header(&s->ev, TR_EV_FILE, TR_K_CHDIR, nr, 0);
+			s->ev.mode = BPF_CORE_READ(pwd.dentry, d_inode, i_mode);
+			put_path0(s, pwd.mnt, pwd.dentry, &root);
+			send(s, 1);
+			/* An absolute name may have gone through symlinks the new
+			 * cwd does not show. (A relative name cannot be anchored
+			 * here: the cwd it was relative to is gone by now.) */
+			if (sc->path_arg >= 0) {
+				__u8 nflags = 0;
+				__u32 len = read_user_name(s, (const char *)arg_of(regs, sc->path_arg),
+							   &nflags);
+				if (len > 0 && s->name[0] == '/' && !nflags)
+					emit_lookup(s, task, TR_EV_LOOKUP, TR_K_CHDIR, nr, 0, AT_FDCWD,
+						    len, 0, 1);
+			}
+			return 0;
+		}
+		break; /* a failed chdir is a lookup like any other */
+	case TR_SYS_EXECVE:
+		if (ret == 0)
+			return 0; /* seen at sched_process_exec */
+		break;
+	}
+
+	if (sc->yields_fd && ret >= 0) {
+		emit_file(s, task, fd_file(task, (int)ret), TR_EV_FILE, TR_K_OPEN, nr, 0, 1);
+		/* The name as asked for, too: the fd only knows the final file,
+		 * and the image needs every symlink the name went through. */
+		handle_name_arg(s, task, regs, nr, ret, TR_K_OPEN_NAME, sc->dirfd_arg, sc->path_arg);
+		return 0;
+	}
+	if (sc->fd_arg >= 0) {
+		if (ret >= 0)
+			emit_file(s, task, fd_file(task, (int)arg_of(regs, sc->fd_arg)), TR_EV_FILE,
+				  sc->kind, nr, 0, 1);
+		return 0;
+	}
+
+	/* The AT_EMPTY_PATH form of a stat or access call works on the dirfd. */
+	if (sc->flags_arg >= 0 && (arg_of(regs, sc->flags_arg) & AT_EMPTY_PATH) && ret >= 0) {
+		char c = 0;
+		const char *p = (const char *)arg_of(regs, sc->path_arg);
+		if (p)
+			bpf_probe_read_user(&c, 1, p);
+		if (!p || c == 0) {
+			int fd = (int)arg_of(regs, sc->dirfd_arg);
+			if (fd == AT_FDCWD) {
+				s->name[0] = '.';
+				emit_lookup(s, task, TR_EV_LOOKUP, sc->kind, nr, 0, AT_FDCWD, 1, 0, 1);
+			} else {
+				emit_file(s, task, fd_file(task, fd), TR_EV_FILE, sc->kind, nr, 0, 1);
+			}
+			return 0;
+		}
+	}
+
+	handle_name_arg(s, task, regs, nr, ret, sc->kind, sc->dirfd_arg, sc->path_arg);
+	if (sc->kind2) {
+		s = get_scratch();
+		if (!s)
+			return 0;
+		handle_name_arg(s, task, regs, nr, ret, sc->kind2, sc->dirfd_arg2, sc->path_arg2);
+	}
+	if (sc->kind == TR_K_REMOVE && sc->kind2 == TR_K_CREATE && ret == 0)
+		__sync_fetch_and_add(&rename_generation, 1);
+	return 0;
+}
+
+/* Parses "/dev/fd/N" or "/dev/fd/N/rest" (how the kernel names an
+ * execveat file). Returns N, or -1; *rest_off is the offset of rest. */
+static __always_inline int parse_dev_fd(const char *name, __u32 len, __u32 *rest_off)
+{
+	int fd = 0;
+	__u32 i;
+
+	if (len < 9 || name[0] != '/' || name[1] != 'd' || name[2] != 'e' || name[3] != 'v' ||
+	    name[4] != '/' || name[5] != 'f' || name[6] != 'd' || name[7] != '/')
+		return -1;
+	for (i = 8; i < 19; i++) {
+		char c = name[i & (TR_PATH_MAX - 1)];
+		if (c >= '0' && c <= '9') {
+			fd = fd * 10 + (c - '0');
+			continue;
+		}
+		if (i == 8)
+			return -1;
+		if (c == '/') {
+			*rest_off = i + 1;
+			return fd;
+		}
+		if (c == 0) {
+			*rest_off = i;
+			return fd;
+		}
+		return -1;
+	}
+	return -1;
+}
+
+/* Copies the user-visible part of s->name starting at `off` to its front. */
+static __always_inline __u32 shift_name(struct scratch *s, __u32 off, __u32 len)
+{
+	__u32 n;
+
+	if (off >= len)
+		return 0;
+	n = len - off;
+	if (n >= TR_PATH_MAX - 32)
+		n = TR_PATH_MAX - 32;
+	/* Overlapping copy through the walk buffer. */
+	bpf_probe_read_kernel(s->walk, n & (TR_PATH_MAX - 1), s->name + (off & 31));
+	bpf_probe_read_kernel(s->name, n & (TR_PATH_MAX - 1), s->walk);
+	return n;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct scratch *s;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct path fpath, root;
+	const char *filename = BPF_CORE_READ(bprm, filename);
+	const char *interp = BPF_CORE_READ(bprm, interp);
+	long n;
+
+	if (!is_traced(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	s = get_scratch();
+	if (!s)
+		return 0;
+
+	/* The file the kernel really runs. */
+	struct file *f = BPF_CORE_READ(bprm, file);
+	fpath = BPF_CORE_READ(f, f_path);
+	root = BPF_CORE_READ(task, fs, root);
+	fill_header(&s->ev, TR_EV_EXEC, TR_K_EXEC_FILE, 0, 0);
+	s->ev.mode = BPF_CORE_READ(f, f_inode, i_mode);
+	s->ev.aux = old_pid;
+	put_path0(s, fpath.mnt, fpath.dentry, &root);
+	send(s, 0);
+
+	/* The name it was asked for, relative to the cwd or an execveat dirfd. */
+	__u8 nflags = 0;
+	__u32 len = 0;
+	int dirfd = AT_FDCWD;
+	n = bpf_probe_read_kernel_str(s->name, TR_PATH_MAX, filename);
+	if (n > 0) {
+		__u32 rest = 0;
+		len = n - 1;
+		int fd = parse_dev_fd(s->name, len, &rest);
+		if (fd >= 0) {
+			dirfd = fd;
+			len = shift_name(s, rest, len);
+		}
+	} else {
+		nflags |= TR_F_UNREADABLE;
+		count(TR_C_NAME_UNREADABLE);
+	}
+	if (n >= TR_PATH_MAX) {
+		nflags |= TR_F_TRUNCATED;
+		count(TR_C_PATH_TRUNCATED);
+	}
+	emit_lookup(s, task, TR_EV_EXEC_NAME, TR_K_EXEC_NAME, 0, 0, dirfd, len, nflags, 0);
+
+	/* The #! interpreter, when a script handler replaced it. */
+	if (interp && interp != filename) {
+		s = get_scratch();
+		if (!s)
+			return 0;
+		nflags = 0;
+		n = bpf_probe_read_kernel_str(s->name, TR_PATH_MAX, interp);
+		len = n > 0 ? n - 1 : 0;
+		if (n <= 0) {
+			nflags |= TR_F_UNREADABLE;
+			count(TR_C_NAME_UNREADABLE);
+		}
+		emit_lookup(s, task, TR_EV_EXEC_NAME, TR_K_INTERP, 0, 0, AT_FDCWD, len, nflags, 0);
+	}
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = BPF_CORE_READ(parent, tgid);
+	__u32 ctgid = BPF_CORE_READ(child, tgid);
+	__u32 cpid = BPF_CORE_READ(child, pid);
+	__u8 one = 1;
+	struct scratch *s;
+
+	if (ctgid == ptgid || cpid != ctgid || !is_traced(ptgid))
+		return 0; /* a thread, or not ours */
+	if (bpf_map_update_elem(&traced, &ctgid, &one, BPF_ANY) != 0) {
+		count(TR_C_PROC_MAP_FULL);
+		return 0;
+	}
+	s = get_scratch();
+	if (!s)
+		return 0;
+	fill_header(&s->ev, TR_EV_FORK, 0, 0, 0);
+	s->ev.tgid = ptgid;
+	s->ev.aux = ctgid;
+	send(s, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit, struct task_struct *task, bool group_dead)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct scratch *s;
+
+	if (!group_dead || !is_traced(tgid))
+		return 0;
+	bpf_map_delete_elem(&traced, &tgid);
+	s = get_scratch();
+	if (!s)
+		return 0;
+	fill_header(&s->ev, TR_EV_EXIT, 0, 0, 0);
+	s->ev.tgid = tgid;
+	s->ev.aux = BPF_CORE_READ(task, exit_code);
+	send(s, 0);
+	return 0;
+}

@@ -12,6 +12,8 @@ namespace trace_root {
 
 enum class IncompletePolicy { Fail, Accept };
 enum class Verbosity { Quiet, Normal, Verbose };
+// io_uring opens bypass the syscall tracepoints: by default a warning.
+enum class IoUringPolicy { Warn, Fail };
 
 struct TraceOptions {
     std::vector<std::string> command;
@@ -19,7 +21,15 @@ struct TraceOptions {
     // unless the user accepted an incomplete trace.
     IncompletePolicy incomplete = IncompletePolicy::Fail;
     Verbosity verbosity = Verbosity::Normal;
+    IoUringPolicy io_uring = IoUringPolicy::Warn;
     unsigned ringbuf_mb = 64;
+    // Scope: only the subtree from the first exec of this program (empty:
+    // everything), and processes whose executable is not in exclude_exe.
+    std::string only_under;
+    std::vector<std::string> exclude_exe;
+    // The root the workload sees (a sandbox's root for verify), used to read
+    // the headers of the programs it runs.
+    std::string root = "/";
     // How the workload is started. Null: fork and execvp in the current root.
     // verify passes a launcher that starts it inside its sandbox.
     class Launcher* launcher = nullptr;
@@ -36,7 +46,8 @@ struct TraceOptions {
 // status is taken as the workload's (for a sandbox, the sandbox's init
 // must exit with the workload's status). If exec fails, the process that
 // tried writes the errno as an int to `exec_error_fd` (opened O_CLOEXEC)
-// before exiting with 127 (ENOENT) or 126.
+// before exiting with 127 (ENOENT) or 126. Before exec, that process must
+// restore an empty signal mask (the tracer blocks SIGINT/SIGTERM/SIGCHLD).
 class Launcher {
 public:
     virtual ~Launcher() = default;

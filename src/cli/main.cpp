@@ -95,6 +95,8 @@ int main(int argc, char** argv)
     auto note = [&](CLI::App* sub) { sub->parse_complete_callback([&] { ran_subcommand = true; }); };
     (void)note;
     // Stage subcommands register here.
+    add_resolve_commands(app, outcome);
+    add_image_commands(app, outcome);
 
     try {
         app.parse(argc, argv);

@@ -1,1 +1,431 @@
+// The tracer's userspace side: load and attach the BPF programs, start the
+// workload so that its first instruction is already traced, drain the ring
+// buffer while the tree runs, wait for the last descendant, and turn the
+// result into a Report. Loader steps follow libbpf's order: open,
+// configure, load, attach.
 #include "trace_root/trace.hpp"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdarg>
+#include <cstring>
+#include <iostream>
+#include <memory>
+
+#include "collector.hpp"
+#include "syscall_table.hpp"
+#include "trace.skel.h"
+#include "trace_root/escape.hpp"
+
+namespace trace_root {
+
+namespace {
+
+Verbosity g_verbosity = Verbosity::Normal;
+
+int libbpf_print(enum libbpf_print_level level, const char* fmt, va_list args)
+{
+    if (g_verbosity != Verbosity::Verbose && level != LIBBPF_WARN)
+        return 0;
+    if (g_verbosity != Verbosity::Verbose)
+        return 0;
+    return vfprintf(stderr, fmt, args);
+}
+
+struct SkelDeleter {
+    void operator()(trace_bpf* s) const { trace_bpf__destroy(s); }
+};
+struct RingDeleter {
+    void operator()(ring_buffer* r) const { ring_buffer__free(r); }
+};
+
+// Closes a file descriptor when it goes out of scope.
+struct Fd {
+    int fd = -1;
+    Fd() = default;
+    explicit Fd(int f) : fd(f) {}
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    ~Fd() { reset(); }
+    void reset(int f = -1)
+    {
+        if (fd >= 0)
+            close(fd);
+        fd = f;
+    }
+};
+
+Error permission_error(int err)
+{
+    return Error{
+        std::string("cannot load the BPF programs: ") + std::strerror(err),
+        "trace-root needs root, or CAP_BPF together with CAP_PERFMON (and CAP_SYS_RESOURCE on "
+        "kernels before 5.11). In a docker build use `RUN --security=insecure trace-root ...` "
+        "with a builder that allows the security.insecure entitlement (docker buildx create "
+        "--buildkitd-flags '--allow-insecure-entitlement security.insecure', then docker buildx "
+        "build --allow security.insecure), or a privileged builder.",
+        1};
+}
+
+// Finds the program like execvp() would, so that a missing command is
+// reported before anything runs and the workload's first exec is the real
+// one.
+Result<std::string> find_program(const std::string& name)
+{
+    if (name.empty())
+        return fail("the command is an empty string", {}, 127);
+    if (name.find('/') != std::string::npos)
+        return name;
+    const char* env = getenv("PATH");
+    std::string path = env ? env : "/usr/local/bin:/usr/bin:/bin";
+    size_t start = 0;
+    while (start <= path.size()) {
+        size_t end = path.find(':', start);
+        if (end == std::string::npos)
+            end = path.size();
+        std::string dir = path.substr(start, end - start);
+        if (dir.empty())
+            dir = ".";
+        std::string candidate = dir + "/" + name;
+        struct stat st;
+        if (stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+            access(candidate.c_str(), X_OK) == 0)
+            return candidate;
+        start = end + 1;
+    }
+    return fail("command not found: " + escape_path(name),
+                "check the spelling, or give the program's path", 127);
+}
+
+// The default launcher: fork, wait for the go byte, execv.
+class ForkLauncher : public Launcher {
+public:
+    Result<int> start(const std::vector<std::string>& command, int go_fd, int exec_error_fd,
+                      int& direct_child) override
+    {
+        auto program = find_program(command[0]);
+        if (!program)
+            return tl::unexpected(program.error());
+        std::vector<char*> argv;
+        for (const auto& a : command)
+            argv.push_back(const_cast<char*>(a.c_str()));
+        argv.push_back(nullptr);
+        const std::string path = *program;
+
+        const pid_t pid = fork();
+        if (pid < 0)
+            return fail(std::string("cannot fork: ") + std::strerror(errno));
+        if (pid == 0) {
+            char go;
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (read(go_fd, &go, 1) != 1)
+                _exit(127);
+            close(go_fd);
+            sigset_t none;
+            sigemptyset(&none);
+            sigprocmask(SIG_SETMASK, &none, nullptr);
+            execv(path.c_str(), argv.data());
+            const int err = errno;
+            (void)!write(exec_error_fd, &err, sizeof err);
+            _exit(err == ENOENT ? 127 : 126);
+        }
+        direct_child = pid;
+        return pid;
+    }
+};
+
+int wait_status_to_exit(int status)
+{
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return 1;
+}
+
+int handle_record(void* ctx, void* data, size_t size)
+{
+    static_cast<Collector*>(ctx)->on_record(data, size);
+    return 0;
+}
+
+Result<LossCounters> read_counters(trace_bpf* skel, uint64_t& dedup_hits)
+{
+    const int ncpu = libbpf_num_possible_cpus();
+    if (ncpu <= 0)
+        return fail("cannot count the possible CPUs to read the loss counters");
+    std::vector<uint64_t> values(static_cast<size_t>(ncpu));
+    uint64_t sums[TR_C_MAX] = {};
+    const int fd = bpf_map__fd(skel->maps.counters);
+    for (uint32_t i = 0; i < TR_C_MAX; ++i) {
+        if (bpf_map_lookup_elem(fd, &i, values.data()) != 0)
+            return fail(std::string("cannot read the loss counters: ") + std::strerror(errno));
+        for (uint64_t v : values)
+            sums[i] += v;
+    }
+    LossCounters c;
+    c.ringbuf_full = sums[TR_C_RINGBUF_FULL];
+    c.process_map_full = sums[TR_C_PROC_MAP_FULL];
+    c.path_truncated = sums[TR_C_PATH_TRUNCATED];
+    c.name_unreadable = sums[TR_C_NAME_UNREADABLE];
+    c.dedup_insert_failed = sums[TR_C_DEDUP_FAILED];
+    dedup_hits = sums[TR_C_DEDUP_HITS];
+    return c;
+}
+
+// Loads and attaches everything; returns the skeleton ready to trace.
+Result<std::unique_ptr<trace_bpf, SkelDeleter>> load_tracer(const TraceOptions& options)
+{
+    struct stat st;
+    if (stat("/sys/kernel/btf/vmlinux", &st) != 0)
+        return fail("this kernel has no BTF (/sys/kernel/btf/vmlinux is missing)",
+                    "trace-root needs a kernel built with CONFIG_DEBUG_INFO_BTF=y "
+                    "(every major distribution's kernel since 2020 has it)");
+
+    // Step 1: open.
+    std::unique_ptr<trace_bpf, SkelDeleter> skel(trace_bpf__open());
+    if (!skel)
+        return fail(std::string("cannot open the BPF object: ") + std::strerror(errno));
+
+    // Step 2: configure. The ring buffer size must be a power of two pages.
+    unsigned mb = 1;
+    while (mb < options.ringbuf_mb)
+        mb <<= 1;
+    if (bpf_map__set_max_entries(skel->maps.events, mb << 20) != 0)
+        return fail("cannot size the ring buffer to " + std::to_string(mb) + " MiB");
+
+    // Step 3: load (the verifier runs here).
+    if (int err = trace_bpf__load(skel.get()); err != 0) {
+        const int e = -err;
+        if (e == EPERM || e == EACCES)
+            return tl::unexpected(permission_error(e));
+        return fail(std::string("the kernel refused the BPF programs: ") + std::strerror(e),
+                    "run with -v to see the verifier's log");
+    }
+
+    // Step 4: tell the kernel side how to decode each syscall.
+    const int sys_fd = bpf_map__fd(skel->maps.syscalls);
+    for (const auto& entry : traced_syscalls())
+        if (bpf_map_update_elem(sys_fd, &entry.nr, &entry.decode, BPF_ANY) != 0)
+            return fail(std::string("cannot fill the syscall table at ") + entry.name + ": " +
+                        std::strerror(errno));
+
+    // Step 5: attach.
+    if (int err = trace_bpf__attach(skel.get()); err != 0) {
+        const int e = -err;
+        if (e == EPERM || e == EACCES)
+            return tl::unexpected(permission_error(e));
+        return fail(std::string("cannot attach the BPF programs: ") + std::strerror(e),
+                    "trace-root needs tp_btf tracepoints (kernel 5.5 or later with BTF)");
+    }
+    return skel;
+}
+
+}  // namespace
+
+Result<TraceResult> run_trace(const TraceOptions& options)
+{
+    g_verbosity = options.verbosity;
+    libbpf_set_print(libbpf_print);
+    if (options.command.empty())
+        return fail("no command to trace");
+
+    auto skel = load_tracer(options);
+    if (!skel)
+        return tl::unexpected(skel.error());
+
+    Collector collector(CollectorOptions{options.only_under, options.exclude_exe, options.root});
+    std::unique_ptr<ring_buffer, RingDeleter> ring(
+        ring_buffer__new(bpf_map__fd((*skel)->maps.events), handle_record, &collector, nullptr));
+    if (!ring)
+        return fail(std::string("cannot open the ring buffer: ") + std::strerror(errno));
+
+    // Orphans (double-forked daemons) are reparented to us, so waiting for
+    // every child to be gone means the last descendant has exited.
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+
+    // SIGINT, SIGTERM and SIGCHLD arrive through a signalfd, so the loop
+    // below can forward them and reap children without races.
+    sigset_t mask, old_mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGCHLD);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, &old_mask);
+    struct RestoreMask {
+        sigset_t m;
+        ~RestoreMask()
+        {
+            sigprocmask(SIG_SETMASK, &m, nullptr);
+            prctl(PR_SET_CHILD_SUBREAPER, 0);
+        }
+    } restore{old_mask};
+    Fd sig_fd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (sig_fd.fd < 0)
+        return fail(std::string("cannot create a signalfd: ") + std::strerror(errno));
+
+    int go_pipe[2], err_pipe[2];
+    if (pipe2(go_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0)
+        return fail(std::string("cannot create a pipe: ") + std::strerror(errno));
+    Fd go_read(go_pipe[0]), go_write(go_pipe[1]), err_read(err_pipe[0]), err_write(err_pipe[1]);
+
+    ForkLauncher fork_launcher;
+    Launcher* launcher = options.launcher ? options.launcher : &fork_launcher;
+    int direct_child = -1;
+    auto started = launcher->start(options.command, go_read.fd, err_write.fd, direct_child);
+    if (!started)
+        return tl::unexpected(started.error());
+    go_read.reset();
+    err_write.reset();
+    const uint32_t workload_pid = static_cast<uint32_t>(*started);
+
+    // The workload joins the traced set before it may exec.
+    const uint8_t one = 1;
+    if (bpf_map_update_elem(bpf_map__fd((*skel)->maps.traced), &workload_pid, &one, BPF_ANY)) {
+        kill(direct_child, SIGKILL);
+        waitpid(direct_child, nullptr, 0);
+        return fail(std::string("cannot add the workload to the traced set: ") +
+                    std::strerror(errno));
+    }
+    collector.add_root_process(workload_pid, "trace-root");
+    const auto t0 = std::chrono::steady_clock::now();
+    if (write(go_write.fd, "g", 1) != 1)
+        return fail(std::string("cannot start the workload: ") + std::strerror(errno));
+    go_write.reset();
+
+    int exec_errno = 0;
+    if (read(err_read.fd, &exec_errno, sizeof exec_errno) == sizeof exec_errno) {
+        waitpid(direct_child, nullptr, 0);
+        const int code = exec_errno == ENOENT ? 127 : 126;
+        return fail("cannot execute " + escape_path(options.command[0]) + ": " +
+                        std::strerror(exec_errno),
+                    {}, code);
+    }
+    err_read.reset();
+
+    Report report;
+    report.command = options.command;
+    if (char* cwd = getcwd(nullptr, 0)) {
+        report.cwd = cwd;
+        free(cwd);
+    }
+    bool interrupted = false;
+    bool child_done = false;
+    int child_status = 0;
+
+    // Drain events while anything of the tree lives; stop when every child
+    // (including adopted orphans) has been reaped.
+    pollfd fds[2] = {{ring_buffer__epoll_fd(ring.get()), POLLIN, 0}, {sig_fd.fd, POLLIN, 0}};
+    for (;;) {
+        int n = poll(fds, 2, 100);
+        if (n < 0 && errno != EINTR)
+            return fail(std::string("poll failed: ") + std::strerror(errno));
+        ring_buffer__consume(ring.get());
+
+        signalfd_siginfo si;
+        while (read(sig_fd.fd, &si, sizeof si) == sizeof si) {
+            if (si.ssi_signo == SIGCHLD)
+                continue;
+            // A signal typed at the terminal already reached the whole
+            // foreground process group; only forward what was sent to us.
+            interrupted = true;
+            if (si.ssi_code != SI_KERNEL && !child_done)
+                kill(direct_child, static_cast<int>(si.ssi_signo));
+        }
+
+        bool any_left = true;
+        for (;;) {
+            int status = 0;
+            const pid_t pid = waitpid(-1, &status, WNOHANG);
+            if (pid == 0)
+                break;
+            if (pid < 0) {
+                any_left = errno != ECHILD;
+                break;
+            }
+            if (pid == direct_child) {
+                child_done = true;
+                child_status = status;
+            }
+        }
+        if (!any_left)
+            break;
+    }
+    const auto t1 = std::chrono::steady_clock::now();
+    ring_buffer__consume(ring.get());
+
+    uint64_t dedup_hits = 0;
+    auto loss = read_counters(skel->get(), dedup_hits);
+    if (!loss)
+        return tl::unexpected(loss.error());
+
+    report.exit_status = child_done ? wait_status_to_exit(child_status) : 1;
+    report.duration_seconds = std::chrono::duration<double>(t1 - t0).count();
+    report.loss = *loss;
+    collector.finish(report);
+
+    TraceResult result;
+    if (report.loss.total() > 0) {
+        report.complete = false;
+        std::string what = std::to_string(report.loss.total()) + " events were lost (ring buffer full: " +
+                           std::to_string(report.loss.ringbuf_full) +
+                           ", process table full: " + std::to_string(report.loss.process_map_full) +
+                           ", paths too long or deep: " + std::to_string(report.loss.path_truncated) +
+                           ", unreadable names: " + std::to_string(report.loss.name_unreadable) + ")";
+        report.incomplete_reasons.push_back(what);
+        result.problems.push_back(what);
+    }
+    if (collector.malformed() > 0) {
+        report.complete = false;
+        std::string what = std::to_string(collector.malformed()) + " malformed events";
+        report.incomplete_reasons.push_back(what);
+        result.problems.push_back(what);
+    }
+    if (collector.saw_compat()) {
+        report.complete = false;
+        report.incomplete_reasons.push_back("32-bit system calls were not traced");
+        result.problems.push_back("32-bit (ia32) system calls were made; they are not traced");
+    }
+    if (collector.saw_io_uring()) {
+        report.complete = false;
+        report.incomplete_reasons.push_back("io_uring was used");
+        if (options.io_uring == IoUringPolicy::Fail)
+            result.problems.push_back("the workload used io_uring, whose opens are not traced");
+    }
+    if (interrupted) {
+        report.complete = false;
+        report.incomplete_reasons.push_back("trace-root was interrupted by a signal");
+    }
+    if (options.incomplete == IncompletePolicy::Accept)
+        result.problems.clear();
+    (void)dedup_hits;
+    result.report = std::move(report);
+    return result;
+}
+
+void print_trace_summary(const Report& report, const std::string& report_path)
+{
+    std::cerr << "trace-root: " << report.paths.size() << " paths, " << report.processes
+              << " processes, " << report.events << " events, " << report.loss.total()
+              << " lost; exit status " << report.exit_status << "\n";
+    for (const auto& w : report.warnings)
+        std::cerr << "trace-root: warning: " << w << "\n";
+    if (!report.complete)
+        std::cerr << "trace-root: warning: the trace is incomplete\n";
+    if (!report_path.empty())
+        std::cerr << "trace-root: report written to " << escape_path(report_path) << "\n";
+}
+
+}  // namespace trace_root

@@ -1,0 +1,110 @@
+// verify_root(): trace the workload inside the sandbox, then answer "what
+// is my slim image missing": every path the workload looked up and did not
+// find that the source root does have.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <iostream>
+#include <set>
+
+#include "../export/beneath.hpp"
+#include "trace_root/escape.hpp"
+#include "trace_root/export.hpp"
+#include "trace_root/sandbox.hpp"
+
+namespace trace_root {
+
+namespace {
+
+// Lookups there say nothing about the image: the sandbox (like a container
+// runtime) provides /proc, /dev and /run's contents, and /tmp is a fresh
+// tmpfs whose host counterpart is unrelated.
+bool is_sandbox_provided(const std::string& p)
+{
+    return is_runtime_path(p) || p == "/tmp" || p.starts_with("/tmp/");
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> missing_from_root(const Report& report, const std::string& root,
+                                                   const std::string& source_root)
+{
+    const int rfd = open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rfd < 0)
+        return fail(errno_message("cannot open the root", root, errno));
+    beneath::Fd root_fd(rfd);
+    const int sfd = open(source_root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (sfd < 0)
+        return fail(errno_message("cannot open the source root", source_root, errno));
+    beneath::Fd source_fd(sfd);
+
+    constexpr uint32_t kNotWhole = kPathTruncated | kPathUnreadable | kPathPseudo |
+                                   kPathOutsideRoot;
+    std::set<std::string> missing;
+    for (const auto& e : report.paths) {
+        if (!(e.access & kMissing) || (e.access & kCreated) || (e.flags & kNotWhole))
+            continue;
+        auto path = normalize_export_path(e.path);
+        if (!path || is_sandbox_provided(*path))
+            continue;
+        struct stat st {};
+        if (beneath::lstat_in_root(root_fd.get(), *path, st) == 0)
+            continue;  // there after all (the lookup failed on a later component)
+        if (beneath::lstat_in_root(source_fd.get(), *path, st) == 0)
+            missing.insert(*path);
+    }
+    return std::vector<std::string>(missing.begin(), missing.end());
+}
+
+Result<VerifyResult> verify_root(const VerifyOptions& options)
+{
+    if (options.command.empty())
+        return fail("no command to verify", "usage: trace-root verify --root DIR -- COMMAND", 2);
+
+    // Step 1: run the workload in the sandbox, under the tracer.
+    SandboxLauncher launcher({options.root, options.network});
+    TraceOptions trace;
+    trace.command = options.command;
+    trace.incomplete = options.incomplete;
+    trace.verbosity = options.verbosity;
+    trace.ringbuf_mb = options.ringbuf_mb;
+    trace.root = options.root;
+    trace.launcher = &launcher;
+    auto traced = run_trace(trace);
+    if (!traced)
+        return tl::unexpected(traced.error());
+
+    // Step 2: compare its failed lookups with the source root.
+    auto missing = missing_from_root(traced->report, options.root, options.source_root);
+    if (!missing)
+        return tl::unexpected(missing.error());
+
+    VerifyResult result;
+    result.exit_status = traced->report.exit_status;
+    result.report = std::move(traced->report);
+    result.missing = std::move(*missing);
+    result.problems = std::move(traced->problems);
+    return result;
+}
+
+void print_verify_summary(const VerifyResult& r, const VerifyOptions& options)
+{
+    const std::string root = escape_path(options.root);
+    const std::string source = escape_path(options.source_root);
+    if (r.missing.empty()) {
+        std::cerr << "trace-root: verify: nothing the workload looked for is missing from " << root
+                  << "\n";
+    } else {
+        std::cerr << "trace-root: verify: " << r.missing.size()
+                  << " file(s) the workload looked for are missing from " << root
+                  << " but exist in " << source << ":\n";
+        for (const auto& p : r.missing)
+            std::cerr << "  " << escape_path(p) << "\n";
+    }
+    std::cerr << "trace-root: verify: the command exited with status " << r.exit_status
+              << (r.exit_status == 0 ? "" : " (failed)") << " in " << root << "\n";
+}
+
+}  // namespace trace_root

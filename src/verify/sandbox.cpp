@@ -164,6 +164,9 @@ void populate_dev(const Plan& p, const int (&host)[std::size(kDevices)])
         _exit(kSetupFailed);
     close(p.go_fd);
 
+    // The workload starts in "/" of the root; the host's $PWD would make
+    // shells look up a host directory that the image never had.
+    setenv("PWD", "/", 1);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);

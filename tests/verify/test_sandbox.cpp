@@ -258,3 +258,43 @@ TEST_CASE("sandbox_refuses_a_root_whose_proc_is_a_symlink")
     for (int fd : {go[0], go[1], err[0], err[1]})
         close(fd);
 }
+
+TEST_CASE("verify_names_the_file_removed_from_the_slim_root")
+{
+    TempDir t;
+    const fs::path root = t.path / "root";
+    const auto paths = build_shell_root(root);
+    std::string libc;
+    for (const auto& p : paths)
+        if (p.find("/libc.so.6") != std::string::npos)
+            libc = p;
+    REQUIRE(!libc.empty());
+    REQUIRE(fs::remove(root / libc.substr(1)));
+
+    VerifyOptions o;
+    o.root = root.string();
+    o.command = {"/bin/sh", "-c", "echo hello"};
+    o.verbosity = Verbosity::Quiet;
+    auto r = verify_root(o);
+    REQUIRE_MESSAGE(r, (r ? "" : r.error().message));
+    CHECK(r->exit_status == 127);
+    // The loader asks for libc.so.6 under its search directories: at least
+    // one of those lookups names a path that exists on the host.
+    bool named = false;
+    for (const auto& m : r->missing)
+        named = named || m.ends_with("/libc.so.6");
+    CHECK_MESSAGE(named, "missing list does not name libc.so.6");
+    for (const auto& m : r->missing)
+        CHECK_MESSAGE(!m.starts_with("/proc"), m);
+
+    // The complete root runs the same command, and nothing is missing.
+    const fs::path full = t.path / "full";
+    build_shell_root(full);
+    o.root = full.string();
+    auto ok = verify_root(o);
+    REQUIRE_MESSAGE(ok, (ok ? "" : ok.error().message));
+    CHECK(ok->exit_status == 0);
+    for (const auto& m : ok->missing)
+        MESSAGE("missing: ", m);
+    CHECK(ok->missing.empty());
+}

@@ -75,4 +75,15 @@ Result<std::vector<std::string>> expand_allowlist_rules(const std::vector<ListRu
                                                          const std::string& base_dir,
                                                          const std::string& root);
 
+// Paths in `new_paths` and not in `old_paths` (added), and the other way
+// round (removed). Both inputs sorted by bytes.
+struct PathDiff {
+    std::vector<std::string> added, removed;
+    bool empty() const { return added.empty() && removed.empty(); }
+};
+PathDiff diff_paths(const std::vector<std::string>& old_paths,
+                    const std::vector<std::string>& new_paths);
+// "- PATH" and "+ PATH" lines, merged in path order, paths escaped as in a list.
+std::string format_diff(const PathDiff& diff);
+
 }  // namespace trace_root

@@ -106,6 +106,12 @@ private:
 // result holds the matching paths as walked (not canonicalised), sorted.
 Result<std::vector<std::string>> expand_glob(const RootDir& root, const std::string& pattern);
 
+// The text `trace-root explain` prints for `path` (raw bytes): the entry as
+// written or, when it is not in the set as written, how it resolves under
+// root and the entry it resolves to. An error when neither is in the set.
+Result<std::string> explain_path(const FileSet& set, const RootDir& root,
+                                 const std::string& path);
+
 // ---- include packs ---------------------------------------------------------
 
 struct IncludePack {

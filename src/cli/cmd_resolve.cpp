@@ -204,24 +204,12 @@ Outcome run_diff(const DiffArgs& a)
         return tl::unexpected(right.error());
     print_problems(*left);
     print_problems(*right);
-    const auto l = exportable_paths(*left), r = exportable_paths(*right);
-    std::string out;
-    size_t added = 0, removed = 0;
-    size_t i = 0, j = 0;
-    while (i < l.size() || j < r.size()) {
-        if (j == r.size() || (i < l.size() && l[i] < r[j])) {
-            out += "- " + escape_list_path(l[i++]) + "\n";
-            ++removed;
-        } else if (i == l.size() || r[j] < l[i]) {
-            out += "+ " + escape_list_path(r[j++]) + "\n";
-            ++added;
-        } else {
-            ++i, ++j;
-        }
-    }
+    const PathDiff d = diff_paths(exportable_paths(*left), exportable_paths(*right));
+    const std::string out = format_diff(d);
     std::cout << out << std::flush;
-    std::cerr << "trace-root: diff: " << added << " added, " << removed << " removed\n";
-    return a.check && (added || removed) ? 1 : 0;
+    std::cerr << "trace-root: diff: " << d.added.size() << " added, " << d.removed.size()
+              << " removed\n";
+    return a.check && !d.empty() ? 1 : 0;
 }
 
 Outcome run_explain(const ExplainArgs& a)
@@ -239,41 +227,10 @@ Outcome run_explain(const ExplainArgs& a)
     if (!root)
         return tl::unexpected(root.error());
 
-    std::string out;
-    const FileEntry* e = find_entry(*set, *wanted);
-    if (!e) {
-        // Not there as written: say how it resolves, and explain that.
-        auto c = root->canonicalize(*wanted, FollowFinal::Follow);
-        if (!c)
-            return tl::unexpected(c.error());
-        if (c->path != *wanted) {
-            out += escape_list_path(*wanted) + " resolves to " + escape_list_path(c->path) + "\n";
-            for (const auto& hop : c->symlinks)
-                out += "  through symlink " + escape_path(hop.link) + " -> " +
-                       escape_path(hop.target) + "\n";
-        }
-        e = find_entry(*set, c->path);
-    }
-    if (!e)
-        return fail(escape_path(*wanted) + " is not in the file set of " + a.report,
-                    "the workload never touched it; add it with --include");
-    out += escape_list_path(e->path) + "\n";
-    out += "  type: " + file_type_name(e->type) + "\n";
-    out += "  origin: " + origin_name(e->origin) + "\n";
-    out += std::string("  exported: ") + (e->exported ? "yes" : "no") + "\n";
-    if (e->access)
-        out += "  access: " + [&] {
-            std::string s;
-            for (const auto& n : access_names(e->access))
-                s += (s.empty() ? "" : ", ") + n;
-            return s;
-        }() + "\n";
-    if (e->type == FileType::Symlink)
-        out += "  target: " + escape_path(e->symlink_target) + "\n";
-    out += "  why:\n";
-    for (const auto& r : e->reasons)
-        out += "    " + escape_path(r) + "\n";
-    std::cout << out << std::flush;
+    auto out = explain_path(*set, *root, *wanted);
+    if (!out)
+        return fail(out.error().message + " of " + a.report, out.error().hint);
+    std::cout << *out << std::flush;
     return 0;
 }
 

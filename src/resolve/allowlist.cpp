@@ -9,7 +9,9 @@
 // missing); a glob names what exists under root when it is expanded.
 #include "trace_root/allowlist.hpp"
 
+#include <algorithm>
 #include <climits>
+#include <iterator>
 #include <cstdlib>
 #include <set>
 
@@ -409,6 +411,31 @@ std::string format_allowlist(const FileSet& set, ListStyle style)
 Result<void> write_allowlist(const FileSet& set, ListStyle style, const std::string& file)
 {
     return write_file_atomic(file, format_allowlist(set, style));
+}
+
+PathDiff diff_paths(const std::vector<std::string>& old_paths,
+                    const std::vector<std::string>& new_paths)
+{
+    PathDiff d;
+    std::set_difference(new_paths.begin(), new_paths.end(), old_paths.begin(), old_paths.end(),
+                        std::back_inserter(d.added));
+    std::set_difference(old_paths.begin(), old_paths.end(), new_paths.begin(), new_paths.end(),
+                        std::back_inserter(d.removed));
+    return d;
+}
+
+std::string format_diff(const PathDiff& diff)
+{
+    std::string out;
+    size_t i = 0, j = 0;
+    while (i < diff.removed.size() || j < diff.added.size()) {
+        if (j == diff.added.size() ||
+            (i < diff.removed.size() && diff.removed[i] < diff.added[j]))
+            out += "- " + escape_list_path(diff.removed[i++]) + "\n";
+        else
+            out += "+ " + escape_list_path(diff.added[j++]) + "\n";
+    }
+    return out;
 }
 
 }  // namespace trace_root

@@ -535,6 +535,41 @@ const FileEntry* find_entry(const FileSet& set, const std::string& path)
     return it != set.entries.end() && it->path == path ? &*it : nullptr;
 }
 
+Result<std::string> explain_path(const FileSet& set, const RootDir& root,
+                                 const std::string& path)
+{
+    std::string out;
+    const FileEntry* e = find_entry(set, path);
+    if (!e && !path.empty() && path[0] == '/') {
+        // Not there as written: say how it resolves, and explain that.
+        auto c = root.canonicalize(path, FollowFinal::Follow);
+        if (!c)
+            return tl::unexpected(c.error());
+        if (c->path != path) {
+            out += escape_list_path(path) + " resolves to " + escape_list_path(c->path) + "\n";
+            for (const auto& hop : c->symlinks)
+                out += "  through symlink " + escape_path(hop.link) + " -> " +
+                       escape_path(hop.target) + "\n";
+            e = find_entry(set, c->path);
+        }
+    }
+    if (!e)
+        return fail(escape_path(path) + " is not in the file set",
+                    "the workload never touched it; add it with --include");
+    out += escape_list_path(e->path) + "\n";
+    out += "  type: " + file_type_name(e->type) + "\n";
+    out += "  origin: " + origin_name(e->origin) + "\n";
+    out += std::string("  exported: ") + (e->exported ? "yes" : "no") + "\n";
+    if (e->access)
+        out += "  access: " + join(access_names(e->access), ", ") + "\n";
+    if (e->type == FileType::Symlink)
+        out += "  target: " + escape_path(e->symlink_target) + "\n";
+    out += "  why:\n";
+    for (const auto& r : e->reasons)
+        out += "    " + escape_path(r) + "\n";
+    return out;
+}
+
 std::string file_type_name(FileType type)
 {
     switch (type) {

@@ -196,3 +196,15 @@ TEST_CASE("an_annotated_list_says_why_and_lists_what_is_not_exported")
     REQUIRE(back);
     CHECK(*back == format_allowlist(set, ListStyle::Plain));
 }
+
+TEST_CASE("diff_lists_added_and_removed_paths_in_path_order")
+{
+    const std::vector<std::string> old_paths = {"/a", "/b", "/d\n"};
+    const std::vector<std::string> new_paths = {"/a", "/c", "/e*"};
+    const PathDiff d = diff_paths(old_paths, new_paths);
+    CHECK(d.added == std::vector<std::string>{"/c", "/e*"});
+    CHECK(d.removed == std::vector<std::string>{"/b", "/d\n"});
+    CHECK(format_diff(d) == "- /b\n+ /c\n- /d\\n\n+ /e\\x2a\n");
+    CHECK(diff_paths(old_paths, old_paths).empty());
+    CHECK(format_diff(diff_paths(old_paths, old_paths)).empty());
+}

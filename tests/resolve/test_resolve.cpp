@@ -394,3 +394,26 @@ TEST_CASE("the_same_report_gives_the_same_list_twice_without_pids_in_the_plain_f
     CHECK(format_allowlist(resolve(t, paths), ListStyle::Annotated) ==
           format_allowlist(resolve(t, paths), ListStyle::Annotated));
 }
+
+TEST_CASE("explain_follows_a_path_given_through_a_symlink_to_its_entry")
+{
+    TempRoot t;
+    t.file("/usr/lib/libz.so.1.2.13", "z");
+    t.link("/lib", "usr/lib");
+    auto set = resolve(t, {traced("/usr/lib/libz.so.1.2.13", kMmap)});
+    auto root = RootDir::open(t.dir);
+    REQUIRE(root);
+    auto text = explain_path(set, *root, "/lib/libz.so.1.2.13");
+    REQUIRE(text);
+    CHECK(text->find("/lib/libz.so.1.2.13 resolves to /usr/lib/libz.so.1.2.13\n") == 0);
+    CHECK(text->find("through symlink /lib -> usr/lib") != std::string::npos);
+    CHECK(text->find("  exported: yes\n") != std::string::npos);
+    CHECK(text->find("  access: mmap\n") != std::string::npos);
+    CHECK(text->find("mmap by pid 12 (app, /usr/bin/app)") != std::string::npos);
+    auto direct = explain_path(set, *root, "/usr/lib");
+    REQUIRE(direct);
+    CHECK(direct->find("  origin: parent\n") != std::string::npos);
+    auto absent = explain_path(set, *root, "/etc/shadow");
+    REQUIRE_FALSE(absent);
+    CHECK(absent.error().message.find("/etc/shadow is not in the file set") != std::string::npos);
+}

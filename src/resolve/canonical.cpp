@@ -43,6 +43,11 @@ namespace {
 constexpr int kMaxSymlinks = 40;     // the kernel's MAXSYMLINKS
 constexpr size_t kMaxGlobDepth = 256; // deeper trees under `**` are an error, not cut short
 
+bool is_runtime_mount(const std::string& canonical)
+{
+    return canonical == "/proc" || canonical == "/sys" || canonical == "/dev";
+}
+
 std::string join_abs(const std::vector<std::string>& parts)
 {
     if (parts.empty())
@@ -156,6 +161,7 @@ Result<Canonical> RootDir::canonicalize(const std::string& path, FollowFinal fol
         todo.push_back(std::move(c));
     int links = 0;
     FileType current = FileType::Directory;  // the type of join_abs(resolved)
+    bool stopped_at_runtime = false;
 
     while (!todo.empty()) {
         std::string name = std::move(todo.front());
@@ -175,6 +181,10 @@ Result<Canonical> RootDir::canonicalize(const std::string& path, FollowFinal fol
         }
         resolved.push_back(std::move(name));
         const std::string abs = join_abs(resolved);
+        if (is_runtime_mount(abs)) {
+            stopped_at_runtime = true;
+            break;
+        }
         struct stat st {};
         if (fstatat(fd_, rel_of(abs).c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
             if (errno != ENOENT && errno != ENOTDIR)
@@ -215,9 +225,10 @@ Result<Canonical> RootDir::canonicalize(const std::string& path, FollowFinal fol
     }
 
     out.path = join_abs(resolved);
-    out.type = current;
+    out.type = stopped_at_runtime ? FileType::Other : current;
     if (current == FileType::Missing || !todo.empty()) {
-        out.type = FileType::Missing;
+        if (!stopped_at_runtime)
+            out.type = FileType::Missing;
         for (const auto& rest : todo) {
             if (rest.empty() || rest == ".")
                 continue;
@@ -282,7 +293,7 @@ Result<void> descend(const RootDir& root, const std::string& walked, const std::
     for (const auto& e : *entries) {
         if (!dirs_only || e.type == FileType::Directory)
             out.push_back(wbase + "/" + e.name);
-        if (e.type == FileType::Directory)
+        if (e.type == FileType::Directory && !is_runtime_mount(cbase + "/" + e.name))
             if (auto r = descend(root, wbase + "/" + e.name, cbase + "/" + e.name, dirs_only,
                                  depth + 1, out);
                 !r)

@@ -319,6 +319,11 @@ void Builder::add_report_entry(const PathEntry& pe)
              what + (succeeded ? "; does not exist now" : "; looked up, not found"));
         return;
     }
+    if (is_runtime_path(c->path)) {
+        note(c->path, FileType::Other, Origin::Runtime, pe.access, false,
+             what + " as " + pe.path + "; provided by the container runtime, not exported");
+        return;
+    }
     if (c->type == FileType::Other) {
         note(c->path, c->type, Origin::Traced, pe.access, false,
              what + "; a device, fifo or socket: not exported");

@@ -417,3 +417,25 @@ TEST_CASE("explain_follows_a_path_given_through_a_symlink_to_its_entry")
     REQUIRE_FALSE(absent);
     CHECK(absent.error().message.find("/etc/shadow is not in the file set") != std::string::npos);
 }
+
+TEST_CASE("a_symlink_into_proc_is_kept_but_proc_itself_is_never_walked")
+{
+    TempRoot t;
+    t.link("/etc/mtab", "../proc/self/mounts");
+    t.file("/proc/fake/entry", "the runtime's");
+    auto root = RootDir::open(t.dir);
+    REQUIRE(root);
+    auto c = root->canonicalize("/etc/mtab", FollowFinal::Follow);
+    REQUIRE(c);
+    CHECK(c->path == "/proc/self/mounts");
+    CHECK(c->type == FileType::Other);
+    auto set = resolve(t, {traced("/etc/mtab", kRead)});
+    CHECK(set.problems.empty());
+    CHECK(entry(set, "/etc/mtab").exported);
+    CHECK(entry(set, "/etc/mtab").symlink_target == "../proc/self/mounts");
+    CHECK(entry(set, "/proc/self/mounts").origin == Origin::Runtime);
+    CHECK_FALSE(entry(set, "/proc/self/mounts").exported);
+    auto all = expand_glob(*root, "/**");
+    REQUIRE(all);
+    CHECK(*all == std::vector<std::string>{"/etc", "/etc/mtab", "/proc"});
+}

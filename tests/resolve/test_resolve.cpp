@@ -439,3 +439,52 @@ TEST_CASE("a_symlink_into_proc_is_kept_but_proc_itself_is_never_walked")
     REQUIRE(all);
     CHECK(*all == std::vector<std::string>{"/etc", "/etc/mtab", "/proc"});
 }
+
+namespace {
+
+int run(const std::string& cmd)
+{
+    INFO("command: " << cmd);
+    return std::system(cmd.c_str());
+}
+
+}  // namespace
+
+TEST_CASE("a_versioned_soname_found_by_runpath_joins_the_set_and_a_missing_one_is_a_problem")
+{
+    TempRoot t;
+    t.file("/src/foo.c", "int foo(void) { return 42; }\n");
+    t.file("/src/app.c", "int foo(void);\nint main(void) { return foo() == 42 ? 0 : 1; }\n");
+    t.mkdir("/usr/lib");
+    t.mkdir("/usr/bin");
+    const std::string d = t.dir;
+    REQUIRE(run("cc -shared -fPIC -Wl,-soname,libfoo.so.1 -o " + d +
+                "/usr/lib/libfoo.so.1.2.3 " + d + "/src/foo.c") == 0);
+    t.link("/usr/lib/libfoo.so.1", "libfoo.so.1.2.3");
+    t.link("/usr/lib/libfoo.so", "libfoo.so.1");
+    REQUIRE(run("cc -o " + d + "/usr/bin/app " + d + "/src/app.c -L" + d +
+                "/usr/lib -lfoo -Wl,--enable-new-dtags,-rpath,'$ORIGIN/../lib'") == 0);
+
+    auto set = resolve(t, {traced("/usr/bin/app", kExec)});
+    const auto& lib = entry(set, "/usr/lib/libfoo.so.1.2.3");
+    CHECK(lib.exported);
+    CHECK(lib.origin == Origin::Dependency);
+    REQUIRE(!lib.reasons.empty());
+    CHECK(lib.reasons[0].find("DT_NEEDED libfoo.so.1 of /usr/bin/app") != std::string::npos);
+    CHECK(entry(set, "/usr/lib/libfoo.so.1").type == FileType::Symlink);
+    CHECK(entry(set, "/usr/lib/libfoo.so.1").exported);
+    // The temp root has no libc and no ld.so: reported, not hidden.
+    const bool libc_reported =
+        std::any_of(set.problems.begin(), set.problems.end(), [](const std::string& p) {
+            return p.find("needs libc.so.6") != std::string::npos;
+        });
+    CHECK(libc_reported);
+
+    fs::remove(d + "/usr/lib/libfoo.so.1.2.3");
+    auto broken = resolve(t, {traced("/usr/bin/app", kExec)});
+    const bool foo_reported =
+        std::any_of(broken.problems.begin(), broken.problems.end(), [](const std::string& p) {
+            return p.find("/usr/bin/app needs libfoo.so.1") != std::string::npos;
+        });
+    CHECK(foo_reported);
+}

@@ -74,7 +74,8 @@ struct Plan {
 
 [[noreturn]] void die(const Plan& p, const std::string& what, int err)
 {
-    const std::string msg = "E" + what + ": " + std::strerror(err);
+    // "E<errno> <message>": trace-root picks the hint from the errno.
+    const std::string msg = "E" + std::to_string(err) + " " + what + ": " + std::strerror(err);
     (void)!send(p.sock, msg.data(), msg.size(), MSG_NOSIGNAL);
     _exit(kSetupFailed);
 }
@@ -277,9 +278,16 @@ Result<int> await_ready(int sock)
         return fail(std::string("cannot read from the sandbox: ") + std::strerror(errno));
     if (n == 0)
         return fail("the sandbox exited before it was ready");
-    if (buf[0] == 'E')
-        return fail(std::string(buf + 1, static_cast<size_t>(n - 1)),
-                    "verify needs root (CAP_SYS_ADMIN) and a kernel with overlayfs");
+    if (buf[0] == 'E') {
+        const std::string text(buf + 1, static_cast<size_t>(n - 1));
+        const size_t space = text.find(' ');
+        const int err = std::atoi(text.substr(0, space).c_str());
+        const std::string message = space == std::string::npos ? text : text.substr(space + 1);
+        return fail(message, err == EPERM || err == ENODEV
+                                 ? "verify needs root (CAP_SYS_ADMIN) and a kernel with "
+                                   "overlayfs, tmpfs and procfs"
+                                 : "");
+    }
     for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
             struct ucred cred {};
@@ -310,6 +318,10 @@ Result<int> SandboxLauncher::start(const std::vector<std::string>& command, int 
         return fail("no command to run in the sandbox");
     if (!temp_dir_.empty())
         return fail("internal: a SandboxLauncher starts one command only");
+    // The keeper works inside its temp dir: a relative root would be looked
+    // up there.
+    std::error_code abs_ec;
+    options_.root = std::filesystem::absolute(options_.root, abs_ec).string();
     struct stat st {};
     if (stat(options_.root.c_str(), &st) != 0)
         return fail(errno_message("cannot use the root", options_.root, errno));

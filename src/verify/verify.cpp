@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <iostream>
 #include <set>
 
@@ -24,6 +25,48 @@ namespace {
 bool is_sandbox_provided(const std::string& p)
 {
     return is_runtime_path(p) || p == "/tmp" || p.starts_with("/tmp/");
+}
+
+// When the command cannot be executed there is no trace to compare; say
+// whether the program (or, if it is there, its loader) is what is missing.
+std::string explain_missing_program(const VerifyOptions& options)
+{
+    const std::string& name = options.command[0];
+    std::vector<std::string> candidates;
+    if (name.find('/') != std::string::npos) {
+        candidates.push_back(name.starts_with('/') ? name : "/" + name);
+    } else {
+        const char* env = std::getenv("PATH");
+        const std::string path = env ? env : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
+                                             "/sbin:/bin";
+        size_t pos = 0;
+        while (pos <= path.size()) {
+            const size_t colon = std::min(path.find(':', pos), path.size());
+            const std::string dir = path.substr(pos, colon - pos);
+            if (dir.starts_with('/'))
+                candidates.push_back(dir + "/" + name);
+            pos = colon + 1;
+        }
+    }
+    const int rfd = open(options.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    const int sfd = open(options.source_root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    beneath::Fd root_fd(rfd), source_fd(sfd);
+    if (rfd < 0 || sfd < 0)
+        return {};
+    struct stat st {};
+    for (const auto& c : candidates) {
+        auto p = normalize_export_path(c);
+        if (!p)
+            continue;
+        const bool in_root = beneath::lstat_in_root(rfd, *p, st) == 0;
+        if (in_root)
+            return " (" + escape_path(*p) + " is in " + escape_path(options.root) +
+                   "; its ELF interpreter or #! interpreter may be missing)";
+        if (beneath::lstat_in_root(sfd, *p, st) == 0)
+            return " (" + escape_path(*p) + " is missing from " + escape_path(options.root) +
+                   " but exists in " + escape_path(options.source_root) + ")";
+    }
+    return {};
 }
 
 }  // namespace
@@ -73,8 +116,12 @@ Result<VerifyResult> verify_root(const VerifyOptions& options)
     trace.root = options.root;
     trace.launcher = &launcher;
     auto traced = run_trace(trace);
-    if (!traced)
-        return tl::unexpected(traced.error());
+    if (!traced) {
+        Error e = traced.error();
+        if (e.exit_code == 127)
+            e.message += explain_missing_program(options);
+        return tl::unexpected(e);
+    }
 
     // Step 2: compare its failed lookups with the source root.
     auto missing = missing_from_root(traced->report, options.root, options.source_root);

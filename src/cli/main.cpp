@@ -84,6 +84,14 @@ int main(int argc, char** argv)
     app.add_flag("--accept-incomplete", opt.accept_incomplete,
                  "Exit with the workload's status even when events were lost or io_uring "
                  "was used (the report is marked incomplete)");
+    bool fail_on_io_uring = false;
+    app.add_flag("--fail-on-io-uring", fail_on_io_uring,
+                 "Fail when the workload uses io_uring (whose opens are not traced)");
+    app.add_option("--only-under", opt.trace.only_under,
+                   "Record only the subtree that starts at the first exec of this program "
+                   "(absolute path), e.g. to leave the test harness out");
+    app.add_option("--exclude-exe", opt.trace.exclude_exe,
+                   "Do not record processes running this executable (absolute path; repeatable)");
     app.add_option("--ringbuf-mb", opt.trace.ringbuf_mb, "Ring buffer size in MiB (power of two)")
         ->check(CLI::Range(1u, 1024u));
     app.add_flag("-v,--verbose", opt.verbose, "Show libbpf's messages and more detail");
@@ -103,6 +111,8 @@ int main(int argc, char** argv)
     } catch (const CLI::ParseError& e) {
         return app.exit(e) == 0 ? 0 : 2;
     }
+    if (fail_on_io_uring)
+        opt.trace.io_uring = IoUringPolicy::Fail;
     for (auto* sub : app.get_subcommands())
         if (sub->parsed())
             ran_subcommand = true;

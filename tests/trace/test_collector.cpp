@@ -1,0 +1,107 @@
+// Unit tests of the collector: event decoding, path joining, access kinds.
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <vector>
+
+#include "collector.hpp"
+#include "trace_root/bpf_events.h"
+
+using namespace trace_root;
+
+namespace {
+
+std::vector<char> make_event(uint32_t type, uint32_t kind, int32_t err, const std::string& s0,
+                             const std::string& s1, uint32_t pid = 10)
+{
+    tr_event ev{};
+    ev.type = type;
+    ev.kind = kind;
+    ev.err = err;
+    ev.tgid = pid;
+    ev.tid = pid;
+    ev.len[0] = static_cast<uint16_t>(s0.size());
+    ev.len[1] = static_cast<uint16_t>(s1.size());
+    std::memcpy(ev.comm, "fx", 3);
+    std::vector<char> buf(sizeof ev + s0.size() + s1.size());
+    std::memcpy(buf.data(), &ev, sizeof ev);
+    std::memcpy(buf.data() + sizeof ev, s0.data(), s0.size());
+    std::memcpy(buf.data() + sizeof ev + s0.size(), s1.data(), s1.size());
+    return buf;
+}
+
+}  // namespace
+
+TEST_CASE("join_lookup drops repeated slashes and dot components but keeps dot-dot")
+{
+    CHECK(join_lookup("/usr/lib", "libz.so") == "/usr/lib/libz.so");
+    CHECK(join_lookup("/usr/lib", "/etc/passwd") == "/etc/passwd");
+    CHECK(join_lookup("/usr//lib/", "./x//y/") == "/usr/lib/x/y");
+    CHECK(join_lookup("/a/b", "../c") == "/a/b/../c");
+    CHECK(join_lookup("/", ".") == "/");
+    CHECK(join_lookup("/srv", "") == "/srv");
+}
+
+TEST_CASE("a lookup that failed with ENOENT is recorded as missing, relative to its base")
+{
+    Collector c({});
+    auto ev = make_event(TR_EV_LOOKUP, TR_K_STAT, -2, "/srv/app", "conf/missing.ini");
+    c.on_record(ev.data(), ev.size());
+    Report r;
+    c.finish(r);
+    REQUIRE(r.paths.size() == 1);
+    CHECK(r.paths[0].path == "/srv/app/conf/missing.ini");
+    CHECK(r.paths[0].access == kMissing);
+    CHECK(r.paths[0].first.pid == 10);
+}
+
+TEST_CASE("records whose string lengths overrun the record are rejected, not read")
+{
+    Collector c({});
+    auto ev = make_event(TR_EV_FILE, TR_K_OPEN, 0, "/etc/passwd", "");
+    tr_event* hdr = reinterpret_cast<tr_event*>(ev.data());
+    hdr->len[0] = 5000;
+    c.on_record(ev.data(), ev.size());
+    c.on_record(ev.data(), 4);
+    CHECK(c.malformed() == 2);
+    Report r;
+    c.finish(r);
+    CHECK(r.paths.empty());
+}
+
+TEST_CASE("a truncated path is never recorded as if it were whole")
+{
+    Collector c({});
+    auto ev = make_event(TR_EV_FILE, TR_K_OPEN, 0, "/partial", "");
+    reinterpret_cast<tr_event*>(ev.data())->flags[0] = TR_F_TRUNCATED;
+    c.on_record(ev.data(), ev.size());
+    Report r;
+    c.finish(r);
+    CHECK(r.paths.empty());
+}
+
+TEST_CASE("--only-under keeps only the subtree from the first exec of the program")
+{
+    CollectorOptions o;
+    o.only_under = "/usr/bin/app";
+    Collector c(o);
+    auto before = make_event(TR_EV_FILE, TR_K_OPEN, 0, "/harness/setup.sh", "", 10);
+    auto exec = make_event(TR_EV_EXEC, TR_K_EXEC_FILE, 0, "/usr/bin/app", "", 11);
+    auto after = make_event(TR_EV_FILE, TR_K_OPEN, 0, "/etc/app.conf", "", 11);
+    tr_event fork_ev{};
+    fork_ev.type = TR_EV_FORK;
+    fork_ev.tgid = 11;
+    fork_ev.aux = 12;
+    std::vector<char> fork_buf(sizeof fork_ev);
+    std::memcpy(fork_buf.data(), &fork_ev, sizeof fork_ev);
+    auto child = make_event(TR_EV_FILE, TR_K_OPEN, 0, "/usr/lib/helper", "", 12);
+    auto other = make_event(TR_EV_FILE, TR_K_OPEN, 0, "/harness/report", "", 10);
+    for (auto* e : {&before, &exec, &after, &fork_buf, &child, &other})
+        c.on_record(e->data(), e->size());
+    Report r;
+    c.finish(r);
+    std::vector<std::string> paths;
+    for (const auto& p : r.paths)
+        paths.push_back(p.path);
+    CHECK(paths == std::vector<std::string>{"/etc/app.conf", "/usr/bin/app", "/usr/lib/helper"});
+}

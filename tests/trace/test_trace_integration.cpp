@@ -1,0 +1,379 @@
+// Integration tests of the tracer: each traces a real fixture program
+// through the real kernel and asserts the exact absolute paths in the
+// report. They need root (to load BPF), as CI has.
+#include <doctest/doctest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "../support/run.hpp"
+#include "trace_root/report.hpp"
+
+using namespace trace_root;
+using namespace trace_root::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kTraceRoot = TRACE_ROOT_BIN;
+const std::string kFixtures = FIXTURE_DIR;
+
+struct Traced {
+    RunResult run;
+    Report report;
+};
+
+Traced trace(const TempDir& tmp, std::vector<std::string> command,
+             std::vector<std::string> options = {})
+{
+    const std::string report_file = tmp / "report.json";
+    std::vector<std::string> argv = {kTraceRoot, "--report", report_file};
+    argv.insert(argv.end(), options.begin(), options.end());
+    argv.push_back("--");
+    argv.insert(argv.end(), command.begin(), command.end());
+    Traced t;
+    t.run = run(argv);
+    auto report = read_report(report_file);
+    if (report)
+        t.report = std::move(*report);
+    else
+        INFO("stderr: " << t.run.err << " report: " << report.error().message);
+    return t;
+}
+
+const PathEntry* find(const Report& r, const std::string& path)
+{
+    auto it = std::find_if(r.paths.begin(), r.paths.end(),
+                           [&](const PathEntry& e) { return e.path == path; });
+    return it == r.paths.end() ? nullptr : &*it;
+}
+
+bool has(const Report& r, const std::string& path, uint32_t access)
+{
+    const PathEntry* e = find(r, path);
+    return e && (e->access & access) == access;
+}
+
+std::string real(const std::string& p) { return fs::canonical(p).string(); }
+
+}  // namespace
+
+TEST_CASE("records dlopen of a library that is not in DT_NEEDED")
+{
+    TempDir tmp;
+    const std::string plugin = real(kFixtures + "/libfxplugin.so");
+    auto t = trace(tmp, {kFixtures + "/fx_dlopen", plugin});
+    INFO(t.run.err);
+    REQUIRE(t.run.exit_status == 0);
+    CHECK(has(t.report, plugin, kRead | kMmap));
+    CHECK(t.report.complete);
+    CHECK(t.report.loss.total() == 0);
+}
+
+TEST_CASE("resolves openat with a real dirfd and a relative path")
+{
+    TempDir tmp;
+    fs::create_directories(tmp / "d/sub");
+    write_text(tmp / "d/sub/present.txt", "x");
+    auto t = trace(tmp, {kFixtures + "/fx_openat_dirfd", tmp / "d"});
+    INFO(t.run.err);
+    REQUIRE(t.run.exit_status == 0);
+    CHECK(has(t.report, tmp / "d/sub/present.txt", kRead));
+    CHECK(has(t.report, tmp / "d/absent.txt", kMissing));
+    CHECK(has(t.report, tmp / "d", kRead));
+}
+
+TEST_CASE("resolves a relative open after chdir")
+{
+    TempDir tmp;
+    fs::create_directories(tmp / "work");
+    write_text(tmp / "work/data.txt", "x");
+    auto t = trace(tmp, {kFixtures + "/fx_chdir_open", tmp / "work", "data.txt"});
+    INFO(t.run.err);
+    REQUIRE(t.run.exit_status == 0);
+    CHECK(has(t.report, tmp / "work/data.txt", kRead));
+    CHECK(has(t.report, tmp / "work", kChdir));
+}
+
+TEST_CASE("records stat-only, access-only, readlink and ENOENT probes")
+{
+    TempDir tmp;
+    write_text(tmp / "stat_me", "x");
+    write_text(tmp / "access_me", "x");
+    fs::create_symlink("stat_me", tmp / "link");
+    auto t = trace(tmp, {kFixtures + "/fx_stat_access", tmp / "stat_me", tmp / "access_me",
+                         tmp / "link", tmp / "no/such/file"});
+    INFO(t.run.err);
+    REQUIRE(t.run.exit_status == 0);
+    const PathEntry* s = find(t.report, tmp / "stat_me");
+    REQUIRE(s);
+    CHECK(s->access == kStat);
+    CHECK(has(t.report, tmp / "access_me", kStat));
+    CHECK(has(t.report, tmp / "link", kReadlink));
+    const PathEntry* m = find(t.report, tmp / "no/such/file");
+    REQUIRE(m);
+    CHECK(m->access == kMissing);
+}
+
+TEST_CASE("records a #! script, its interpreter and the file really run")
+{
+    TempDir tmp;
+    write_text(tmp / "script.sh", "#!/bin/sh\nexit 0\n", 0755);
+    auto t = trace(tmp, {tmp / "script.sh"});
+    INFO(t.run.err);
+    REQUIRE(t.run.exit_status == 0);
+    CHECK(has(t.report, tmp / "script.sh", kExec));
+    CHECK(has(t.report, "/bin/sh", kInterp));
+    CHECK(has(t.report, real("/bin/sh"), kExec));
+}
+
+TEST_CASE("records execveat by dirfd and relative name, and by fd with AT_EMPTY_PATH")
+{
+    TempDir tmp;
+    fs::create_directories(tmp / "bin");
+    fs::copy_file("/bin/true", tmp / "bin/mytrue");
+    chmod((tmp / "bin/mytrue").c_str(), 0755);
+    auto t = trace(tmp, {kFixtures + "/fx_execveat", tmp / "bin", "mytrue"});
+    INFO(t.run.err);
+    REQUIRE(t.run.exit_status == 0);
+    const PathEntry* e = find(t.report, tmp / "bin/mytrue");
+    REQUIRE(e);
+    CHECK((e->access & kExec));
+    // Two execs of the same file, one by name and one by fd: both seen.
+    CHECK(e->count >= 2);
+}
+
+TEST_CASE("follows a double-forked daemon until it exits")
+{
+    TempDir tmp;
+    write_text(tmp / "late.txt", "x");
+    auto t = trace(tmp, {kFixtures + "/fx_daemon", tmp / "late.txt"});
+    INFO(t.run.err);
+    REQUIRE(t.run.exit_status == 0);
+    CHECK(has(t.report, tmp / "late.txt", kRead));
+    CHECK(t.report.processes >= 3);
+}
+
+TEST_CASE("follows an exec from a thread that is not the group leader")
+{
+    TempDir tmp;
+    write_text(tmp / "from_thread.txt", "hello");
+    auto t = trace(tmp, {kFixtures + "/fx_thread_exec", tmp / "from_thread.txt"});
+    INFO(t.run.err);
+    REQUIRE(t.run.exit_status == 0);
+    CHECK(t.run.out == "hello");  // cat really ran, from the thread's exec
+    CHECK(has(t.report, tmp / "from_thread.txt", kRead));
+    CHECK(has(t.report, real("/bin/cat"), kExec));
+}
+
+TEST_CASE("records a path longer than 255 bytes and deeper than 64 components")
+{
+    TempDir tmp;
+    std::string dir = tmp.path();
+    for (int i = 0; i < 80; ++i)
+        dir += "/d" + std::to_string(i % 10) + "xxxxxxx";
+    fs::create_directories(dir);
+    const std::string file = dir + "/deep.txt";
+    write_text(file, "x");
+    REQUIRE(file.size() > 255);
+    auto t = trace(tmp, {"/bin/cat", file});
+    INFO(t.run.err);
+    REQUIRE(t.run.exit_status == 0);
+    CHECK(has(t.report, file, kRead));
+    CHECK(t.report.loss.path_truncated == 0);
+}
+
+TEST_CASE("a path longer than PATH_MAX is flagged as lost, never emitted partial")
+{
+    TempDir tmp;
+    // A directory chain whose absolute path exceeds 4096 bytes, built and
+    // used by relative names (an absolute name that long is refused).
+    const std::string comp(100, 'a');
+    const std::string script = "import os\nos.chdir('" + tmp.path() + "')\n"
+                               "for i in range(45):\n"
+                               "    os.mkdir('" + comp + "')\n"
+                               "    os.chdir('" + comp + "')\n"
+                               "open('f', 'w').write('x')\n"
+                               "open('f').read()\n";
+    auto t = trace(tmp, {"/usr/bin/python3", "-c", script});
+    INFO(t.run.err);
+    CHECK(t.run.exit_status != 0);  // loss makes trace-root fail
+    CHECK(t.report.loss.path_truncated > 0);
+    CHECK_FALSE(t.report.complete);
+    CHECK(t.run.err.find("lost") != std::string::npos);
+    // A truncated walk would lose the front of the path: every path under
+    // the chain must still start at the real root.
+    for (const auto& p : t.report.paths)
+        if (p.path.find(comp) != std::string::npos)
+            CHECK_MESSAGE(p.path.rfind(tmp.path() + "/", 0) == 0, p.path.substr(0, 80));
+    // With --accept-incomplete the exit status is the workload's (the
+    // chain exists now; the script only walks and reads it).
+    const std::string reuse = "import os\nos.chdir('" + tmp.path() + "')\n"
+                              "for i in range(45):\n"
+                              "    os.chdir('" + comp + "')\n"
+                              "open('f').read()\n";
+    auto accepted = trace(tmp, {"/usr/bin/python3", "-c", reuse}, {"--accept-incomplete"});
+    CHECK(accepted.run.exit_status == 0);
+    CHECK(accepted.report.loss.path_truncated > 0);
+    CHECK_FALSE(accepted.report.complete);
+}
+
+TEST_CASE("round-trips names with a newline and with invalid UTF-8")
+{
+    TempDir tmp;
+    const std::string nl = tmp / "new\nline";
+    const std::string bad = tmp / "bad\xff\xfename";
+    write_text(nl, "a");
+    write_text(bad, "b");
+    auto t = trace(tmp, {"/bin/cat", nl, bad});
+    INFO(t.run.err);
+    REQUIRE(t.run.exit_status == 0);
+    CHECK(has(t.report, nl, kRead));
+    CHECK(has(t.report, bad, kRead));
+}
+
+TEST_CASE("a chrooted workload gets the paths inside its root")
+{
+    TempDir tmp;
+    const std::string root = tmp / "root";
+    fs::create_directories(root + "/bin");
+    fs::create_directories(root + "/data");
+    fs::copy_file(kFixtures + "/fx_static_open", root + "/bin/fx");
+    chmod((root + "/bin/fx").c_str(), 0755);
+    write_text(root + "/data/file", "x");
+    auto t = trace(tmp, {"/usr/sbin/chroot", root, "/bin/fx"});
+    INFO(t.run.err);
+    REQUIRE(t.run.exit_status == 0);
+    const PathEntry* e = find(t.report, "/data/file");
+    REQUIRE(e);
+    CHECK((e->access & kRead));
+    CHECK(e->first.comm == "fx");
+    CHECK(find(t.report, root + "/data/file") == nullptr);
+}
+
+TEST_CASE("an unrelated process opening files at the same time does not appear")
+{
+    TempDir tmp;
+    write_text(tmp / "unrelated.txt", "x");
+    write_text(tmp / "mine.txt", "x");
+    const pid_t noise = fork();
+    if (noise == 0) {
+        for (int i = 0; i < 20000; ++i) {
+            const int fd = open((tmp / "unrelated.txt").c_str(), O_RDONLY);
+            if (fd >= 0)
+                close(fd);
+            usleep(50);
+        }
+        _exit(0);
+    }
+    auto t = trace(tmp, {"/bin/sh", "-c", "sleep 0.3; cat " + (tmp / "mine.txt")});
+    kill(noise, SIGKILL);
+    waitpid(noise, nullptr, 0);
+    INFO(t.run.err);
+    REQUIRE(t.run.exit_status == 0);
+    CHECK(has(t.report, tmp / "mine.txt", kRead));
+    CHECK(find(t.report, tmp / "unrelated.txt") == nullptr);
+}
+
+TEST_CASE("created and removed files are marked as the workload's own")
+{
+    TempDir tmp;
+    write_text(tmp / "old.txt", "x");
+    auto t = trace(tmp, {"/bin/sh", "-c",
+                         "echo x > " + (tmp / "new.txt") + " && mkdir " + (tmp / "newdir") +
+                             " && rm " + (tmp / "old.txt") + " && mv " + (tmp / "new.txt") +
+                             " " + (tmp / "moved.txt")});
+    INFO(t.run.err);
+    REQUIRE(t.run.exit_status == 0);
+    CHECK(has(t.report, tmp / "new.txt", kCreated));
+    CHECK(has(t.report, tmp / "new.txt", kRemoved));
+    CHECK(has(t.report, tmp / "moved.txt", kCreated));
+    CHECK(has(t.report, tmp / "newdir", kCreated));
+    CHECK(has(t.report, tmp / "old.txt", kRemoved));
+}
+
+TEST_CASE("paths come from the right fd when descriptors are closed and dup2'd wildly")
+{
+    TempDir tmp;
+    write_text(tmp / "a.txt", "a");
+    write_text(tmp / "b.txt", "b");
+    auto t = trace(tmp, {kFixtures + "/fx_fdchaos", tmp / "a.txt", tmp / "b.txt"});
+    INFO(t.run.err);
+    REQUIRE(t.run.exit_status == 0);
+    CHECK(has(t.report, tmp / "a.txt", kRead));
+    CHECK(has(t.report, tmp / "b.txt", kRead));
+    for (const auto& p : t.report.paths) {
+        const bool inside = p.path.rfind(tmp.path() + "/", 0) == 0;
+        const bool expected = p.path == tmp / "a.txt" || p.path == tmp / "b.txt";
+        CHECK_MESSAGE((!inside || expected), p.path);
+    }
+}
+
+TEST_CASE("io_uring use is detected and marks the trace incomplete")
+{
+    TempDir tmp;
+    auto t = trace(tmp, {kFixtures + "/fx_io_uring"});
+    INFO(t.run.err);
+    if (t.run.err.find("io_uring") == std::string::npos && t.run.exit_status == 0 &&
+        t.report.complete) {
+        // io_uring may be disabled by sysctl (kernel.io_uring_disabled);
+        // then the setup fails and there is nothing to detect.
+        MESSAGE("io_uring_setup unavailable here");
+        return;
+    }
+    CHECK(t.run.exit_status == 0);
+    CHECK_FALSE(t.report.complete);
+    CHECK(t.run.err.find("io_uring") != std::string::npos);
+    auto strict = trace(tmp, {kFixtures + "/fx_io_uring"}, {"--fail-on-io-uring"});
+    CHECK(strict.run.exit_status != 0);
+}
+
+TEST_CASE("the exit status is the workload's, 128+N on signal N")
+{
+    TempDir tmp;
+    CHECK(trace(tmp, {"/bin/sh", "-c", "exit 7"}).run.exit_status == 7);
+    auto killed = trace(tmp, {"/bin/sh", "-c", "kill -9 $$"});
+    CHECK(killed.run.exit_status == 128 + 9);
+    CHECK(killed.report.exit_status == 128 + 9);
+}
+
+TEST_CASE("a command that does not exist exits 127 with a clear message")
+{
+    TempDir tmp;
+    auto t = trace(tmp, {"no-such-command-anywhere"});
+    CHECK(t.run.exit_status == 127);
+    CHECK(t.run.err.find("command not found: no-such-command-anywhere") != std::string::npos);
+    CHECK_FALSE(fs::exists(tmp / "report.json"));
+}
+
+TEST_CASE("SIGTERM to trace-root stops the workload and marks the report incomplete")
+{
+    TempDir tmp;
+    const std::string report_file = tmp / "report.json";
+    const pid_t pid = fork();
+    if (pid == 0) {
+        const int null_fd = open("/dev/null", O_WRONLY);
+        dup2(null_fd, 2);
+        execl(kTraceRoot.c_str(), kTraceRoot.c_str(), "--report", report_file.c_str(), "--",
+              "/bin/sleep", "30", nullptr);
+        _exit(127);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    kill(pid, SIGTERM);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 128 + SIGTERM);
+    auto report = read_report(report_file);
+    REQUIRE(report);
+    CHECK_FALSE(report->complete);
+    CHECK(report->exit_status == 128 + SIGTERM);
+}

@@ -3,7 +3,11 @@
 // skopeo and umoci, and with our own reader.
 #include <doctest/doctest.h>
 
+#include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/un.h>
+
+#include <cstring>
 
 #include "image_test_util.hpp"
 #include "trace_root/image.hpp"
@@ -267,4 +271,27 @@ TEST_CASE("trace-root image writes the archive and prints the digest; bad flags 
             &st);
     CHECK(st != 0);
     CHECK(!fs::exists(t / "x.tar"));
+}
+
+TEST_CASE("a socket in the root is left out with a warning, not silently")
+{
+    TempDir t;
+    fs::create_directories(t / "root/run");
+    write_file(t / "root/run/keep", "k");
+    const int s = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    const std::string path = t / "root/run/app.sock";
+    REQUIRE(path.size() < sizeof addr.sun_path);
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    REQUIRE(bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    close(s);
+    auto r = write_image(options(t));
+    REQUIRE(r);
+    REQUIRE(r->warnings.size() == 1);
+    CHECK(r->warnings[0].find("app.sock") != std::string::npos);
+    auto u = unpack_image(t / "image.tar", t / "out");
+    REQUIRE(u);
+    CHECK(read_all(t / "out/run/keep") == "k");
+    CHECK(!fs::exists(t / "out/run/app.sock"));
 }

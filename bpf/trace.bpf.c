@@ -376,7 +376,7 @@ static __always_inline void emit_lookup(struct scratch *s, struct task_struct *t
 			s->key.hash_len = BPF_CORE_READ(base.dentry, d_name.hash_len);
 		}
 		s->key.name_len = name_len;
-		bpf_probe_read_kernel(s->key.name, name_len & (TR_DEDUP_NAME - 1) & 0xff, s->name);
+		bpf_probe_read_kernel(s->key.name, name_len & (TR_DEDUP_NAME - 1), s->name);
 		if (name_len < TR_DEDUP_NAME && seen_before(s))
 			return;
 	} else {

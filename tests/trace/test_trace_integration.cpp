@@ -377,3 +377,25 @@ TEST_CASE("SIGTERM to trace-root stops the workload and marks the report incompl
     CHECK_FALSE(report->complete);
     CHECK(report->exit_status == 128 + SIGTERM);
 }
+
+TEST_CASE("lookups of names that differ only after a long common prefix are all recorded")
+{
+    // Regression: the in-kernel dedup key once kept only part of the name,
+    // so a first lookup of a similar name was suppressed as a repeat.
+    TempDir tmp;
+    const std::string dir = tmp / std::string(60, 'p');
+    fs::create_directories(dir);
+    std::string script;
+    std::vector<std::string> names;
+    for (const char* suffix : {"__init__.py", "__init__.so", "__init__.abi3.so", "x.py", "y.py"}) {
+        names.push_back(dir + "/" + suffix);
+        script += "test -e '" + names.back() + "'; ";
+    }
+    write_text(names[0], "");
+    auto t = trace(tmp, {"/bin/sh", "-c", script + "true"});
+    INFO(t.run.err);
+    REQUIRE(t.run.exit_status == 0);
+    CHECK(has(t.report, names[0], kStat));
+    for (size_t i = 1; i < names.size(); ++i)
+        CHECK_MESSAGE(has(t.report, names[i], kMissing), names[i]);
+}

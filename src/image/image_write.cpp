@@ -104,6 +104,25 @@ Result<void> check_options(const ImageOptions& o)
         return fail("cannot use image root " + o.root + ": not a directory", {}, 2);
     if (o.output.empty())
         return fail("no output file given", "pass --output FILE.tar", 2);
+    // The output (and its temporary files) must not land inside the root
+    // being packed: the layer would then contain itself, growing as it is read.
+    const auto slash = o.output.rfind('/');
+    const std::string out_dir = slash == std::string::npos ? "." : o.output.substr(0, slash + 1);
+    char* real_out = realpath(out_dir.c_str(), nullptr);
+    if (real_out == nullptr)
+        return fail(errno_message("cannot write " + o.output + ": its directory", out_dir, errno),
+                    {}, 2);
+    std::string out_real = real_out;
+    free(real_out);
+    char* real_root = realpath(o.root.c_str(), nullptr);
+    if (real_root == nullptr)
+        return fail(errno_message("cannot use image root", o.root, errno), {}, 2);
+    std::string root_real = real_root;
+    free(real_root);
+    if (out_real == root_real || out_real.rfind(root_real + "/", 0) == 0 || root_real == "/")
+        return fail("cannot write " + o.output + " inside the image root " + o.root +
+                        ": the image would contain itself",
+                    "write the image next to the root, not into it", 2);
     std::set<std::string> keys;
     for (const auto& kv : o.env) {
         const auto eq = kv.find('=');

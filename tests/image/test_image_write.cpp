@@ -210,6 +210,16 @@ TEST_CASE("a missing root and bad options are refused and nothing is written")
     CHECK(!write_image(o));
     o.tag = "ok:bad tag";
     CHECK(!write_image(o));
+    o.tag.clear();
+    o.output = t / "root/inside.tar";
+    auto inside = write_image(o);
+    REQUIRE(!inside);
+    CHECK(inside.error().message.find("inside the image root") != std::string::npos);
+    CHECK(fs::is_empty(t / "root"));
+    o.output = t / "no-such-dir/image.tar";
+    auto nodir = write_image(o);
+    REQUIRE(!nodir);
+    CHECK(nodir.error().message.find("no-such-dir") != std::string::npos);
     CHECK(!fs::exists(t / "image.tar"));
     CHECK(std::distance(fs::directory_iterator(t.path()), fs::directory_iterator()) == 1);
 }

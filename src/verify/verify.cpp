@@ -5,7 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <climits>
 #include <algorithm>
+#include <filesystem>
+#include <optional>
 #include <cstdlib>
 #include <iostream>
 #include <set>
@@ -69,6 +72,42 @@ std::string explain_missing_program(const VerifyOptions& options)
     return {};
 }
 
+// Whether `path` resolves inside the root, following every symlink.
+bool resolves(int rootfd, const std::string& path)
+{
+    const int fd = beneath::open_at(rootfd, beneath::relative(path), O_PATH, beneath::Scope::InRoot);
+    if (fd < 0)
+        return false;
+    close(fd);
+    return true;
+}
+
+// Where `path` ends up in the root `rootfd` (named `root_name`), symlinks
+// followed: read back from /proc/self/fd and made relative to the root.
+std::optional<std::string> resolved_path(int rootfd, const std::string& path,
+                                         const std::string& root_name)
+{
+    const int fd = beneath::open_at(rootfd, beneath::relative(path), O_PATH, beneath::Scope::InRoot);
+    if (fd < 0)
+        return std::nullopt;
+    beneath::Fd owned(fd);
+    std::string buf(PATH_MAX + 1, '\0');
+    const std::string link = "/proc/self/fd/" + std::to_string(fd);
+    const ssize_t n = readlink(link.c_str(), buf.data(), buf.size());
+    if (n <= 0 || static_cast<size_t>(n) >= buf.size())
+        return path;  // cannot tell where: name the symlink itself
+    buf.resize(static_cast<size_t>(n));
+    std::error_code ec;
+    const std::string root = std::filesystem::canonical(root_name, ec).string();
+    if (ec)
+        return path;
+    if (root == "/")
+        return buf;
+    if (buf.starts_with(root + "/"))
+        return buf.substr(root.size());
+    return path;
+}
+
 }  // namespace
 
 Result<std::vector<std::string>> missing_from_root(const Report& report, const std::string& root,
@@ -92,11 +131,19 @@ Result<std::vector<std::string>> missing_from_root(const Report& report, const s
         auto path = normalize_export_path(e.path);
         if (!path || is_sandbox_provided(*path))
             continue;
+        if (resolves(root_fd.get(), *path))
+            continue;  // there after all
         struct stat st {};
-        if (beneath::lstat_in_root(root_fd.get(), *path, st) == 0)
-            continue;  // there after all (the lookup failed on a later component)
-        if (beneath::lstat_in_root(source_fd.get(), *path, st) == 0)
-            missing.insert(*path);
+        const bool in_root = beneath::lstat_in_root(root_fd.get(), *path, st) == 0;
+        if (!in_root) {
+            if (beneath::lstat_in_root(source_fd.get(), *path, st) == 0)
+                missing.insert(*path);
+            continue;
+        }
+        // A symlink in the root whose target is missing: name the target,
+        // as the source root resolves it.
+        if (auto target = resolved_path(source_fd.get(), *path, source_root))
+            missing.insert(*target);
     }
     return std::vector<std::string>(missing.begin(), missing.end());
 }

@@ -11,8 +11,14 @@
 
 #include <CLI/CLI.hpp>
 
+#include "trace_root/allowlist.hpp"
 #include "trace_root/cli.hpp"
+#include "trace_root/escape.hpp"
+#include "trace_root/export.hpp"
+#include "trace_root/image.hpp"
 #include "trace_root/report.hpp"
+#include "trace_root/resolve.hpp"
+#include "trace_root/sandbox.hpp"
 #include "trace_root/trace.hpp"
 
 using namespace trace_root;
@@ -30,6 +36,13 @@ int print_error(const Error& e)
 struct MainOptions {
     TraceOptions trace;
     std::string report_file;
+    std::string list_file;
+    bool annotated = false;
+    ResolveOptions resolve;
+    std::string export_dir;
+    bool merge = false;
+    bool verify = false;
+    std::string image_file;
     bool accept_incomplete = false;
     bool verbose = false;
     bool quiet = false;
@@ -66,6 +79,82 @@ Outcome run_main_pipeline(MainOptions& opt)
                      "use it anyway\n";
         return report.exit_status != 0 ? report.exit_status : 1;
     }
+    const bool wants_set = !opt.list_file.empty() || !opt.export_dir.empty();
+    if (!wants_set)
+        return report.exit_status;
+    if (report.exit_status != 0)
+        std::cerr << "trace-root: warning: the workload exited with status "
+                  << report.exit_status << "; its file set may be incomplete\n";
+
+    // Step 4: resolve the accesses into the file set.
+    auto set = resolve_report(report, opt.resolve);
+    if (!set)
+        return tl::unexpected(set.error());
+    for (const auto& p : set->problems)
+        std::cerr << "trace-root: warning: " << p << "\n";
+
+    // Step 5: the allow-list.
+    if (!opt.list_file.empty()) {
+        auto w = write_allowlist(*set, opt.annotated ? ListStyle::Annotated : ListStyle::Plain,
+                                 opt.list_file);
+        if (!w)
+            return tl::unexpected(w.error());
+        std::cerr << "trace-root: allow-list written to " << escape_path(opt.list_file) << "\n";
+    }
+    if (opt.export_dir.empty())
+        return report.exit_status;
+
+    // Step 6: export the set into the image root.
+    ExportOptions eo;
+    eo.from_root = opt.resolve.root;
+    eo.to_dir = opt.export_dir;
+    eo.merge = opt.merge ? MergePolicy::Merge : MergePolicy::RequireEmpty;
+    auto stats = export_paths(eo, exportable_paths(*set));
+    if (!stats)
+        return tl::unexpected(stats.error());
+    print_export_summary(*stats, opt.export_dir, std::cerr);
+
+    // Step 7: verify that the slim root runs the workload.
+    if (opt.verify) {
+        VerifyOptions vo;
+        vo.root = opt.export_dir;
+        vo.source_root = opt.resolve.root;
+        vo.command = opt.trace.command;
+        // The sandbox starts in "/": a program named relative to the
+        // directory the trace ran in is named by its absolute path there.
+        if (vo.command[0].find('/') != std::string::npos && vo.command[0][0] != '/')
+            vo.command[0] = report.cwd + "/" + vo.command[0];
+        vo.incomplete = opt.trace.incomplete;
+        vo.verbosity = opt.trace.verbosity;
+        vo.ringbuf_mb = opt.trace.ringbuf_mb;
+        auto verified = verify_root(vo);
+        if (!verified)
+            return tl::unexpected(verified.error());
+        print_verify_summary(*verified, vo);
+        if (verified->exit_status != report.exit_status || !verified->missing.empty())
+            return fail("the slim root in " + escape_path(opt.export_dir) +
+                            " does not run the workload as the full system did (exit status " +
+                            std::to_string(verified->exit_status) + ", traced run " +
+                            std::to_string(report.exit_status) + ", " +
+                            std::to_string(verified->missing.size()) + " files missing)",
+                        "add the missing files with --include PATH, or check the workload "
+                        "for behaviour that differs between runs");
+    }
+
+    // Step 8: the OCI image, with the traced command as its Cmd.
+    if (!opt.image_file.empty()) {
+        ImageOptions io;
+        io.root = opt.export_dir;
+        io.output = opt.image_file;
+        io.cmd = opt.trace.command;
+        auto image = write_image(io);
+        if (!image)
+            return tl::unexpected(image.error());
+        for (const auto& w : image->warnings)
+            std::cerr << "trace-root: warning: " << w << "\n";
+        std::cerr << "trace-root: image written to " << escape_path(opt.image_file) << " ("
+                  << image->manifest_digest << ")\n";
+    }
     return report.exit_status;
 }
 
@@ -84,6 +173,23 @@ int main(int argc, char** argv)
     app.add_flag("--accept-incomplete", opt.accept_incomplete,
                  "Exit with the workload's status even when events were lost or io_uring "
                  "was used (the report is marked incomplete)");
+    app.add_option("--list", opt.list_file, "Write the allow-list of the traced set to FILE");
+    app.add_flag("--annotated", opt.annotated, "Write the --list in its annotated form");
+    app.add_option("--include", opt.resolve.includes,
+                   "Add PATH or GLOB to the set, with its ELF closure and symlink chains "
+                   "(repeatable)");
+    app.add_option("--include-pack", opt.resolve.include_packs,
+                   "Add a named set of files test runs rarely touch in full (repeatable): " +
+                       include_packs_help());
+    app.add_option("--export", opt.export_dir,
+                   "After tracing, export the file set into the image root DIR");
+    app.add_flag("--merge", opt.merge, "Let --export write into a non-empty DIR");
+    app.add_flag("--verify", opt.verify,
+                 "After --export, run the command again chrooted in DIR and fail if it "
+                 "behaves differently or looks for files DIR lacks");
+    app.add_option("--image", opt.image_file,
+                   "After --export, write DIR as an OCI image archive FILE.tar (Cmd: the "
+                   "traced command)");
     bool fail_on_io_uring = false;
     app.add_flag("--fail-on-io-uring", fail_on_io_uring,
                  "Fail when the workload uses io_uring (whose opens are not traced)");
@@ -103,6 +209,7 @@ int main(int argc, char** argv)
     auto note = [&](CLI::App* sub) { sub->parse_complete_callback([&] { ran_subcommand = true; }); };
     (void)note;
     // Stage subcommands register here.
+    add_export_commands(app, outcome);
     add_verify_commands(app, outcome);
     add_resolve_commands(app, outcome);
     add_image_commands(app, outcome);
@@ -114,6 +221,10 @@ int main(int argc, char** argv)
     }
     if (fail_on_io_uring)
         opt.trace.io_uring = IoUringPolicy::Fail;
+    if ((opt.verify || !opt.image_file.empty()) && opt.export_dir.empty()) {
+        std::cerr << "trace-root: error: --verify and --image need --export DIR\n";
+        return 2;
+    }
     for (auto* sub : app.get_subcommands())
         if (sub->parsed())
             ran_subcommand = true;

@@ -94,8 +94,8 @@ std::string rfc3339(int64_t t)
 Result<void> check_options(const ImageOptions& o)
 {
     if (o.root.empty())
-        return fail("no image root given", "pass --root DIR (a directory made by trace-root export)",
-                    2);
+        return fail("no image root given",
+                    "pass --root DIR (a directory made by trace-root export)", 2);
     struct stat st {};
     if (stat(o.root.c_str(), &st) != 0)
         return fail(errno_message("cannot use image root", o.root, errno),

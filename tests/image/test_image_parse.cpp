@@ -72,7 +72,8 @@ TEST_CASE("OCI index and manifest fields are validated")
 
 TEST_CASE("docker manifest.json layer paths and config fields are validated")
 {
-    auto ok = parse_docker_manifest(R"([{"Config":"c.json","RepoTags":null,"Layers":["./l/x.tar"]}])");
+    auto ok = parse_docker_manifest(
+        R"([{"Config":"c.json","RepoTags":null,"Layers":["./l/x.tar"]}])");
     REQUIRE(ok);
     CHECK(ok->at(0).layers.at(0) == "l/x.tar");
     CHECK(!parse_docker_manifest(R"([{"Config":"c.json","Layers":["../x.tar"]}])"));

@@ -282,3 +282,39 @@ TEST_CASE("an archive that is not an image is a clear error")
     write_file(s.image, "not a tar at all, just some text that is long enough to look at");
     CHECK(!unpack_image(s.image, s.dest));
 }
+
+TEST_CASE("archives written by skopeo (docker-archive and OCI layout) unpack to the same root")
+{
+    Sandbox s;
+    const std::string root = s.t / "root";
+    fs::create_directories(root + "/usr/lib");
+    write_file(root + "/usr/lib/libz.so.1", std::string(3000, 'z'), 0755);
+    symlink("usr/lib", (root + "/lib").c_str());
+    chown((root + "/usr/lib/libz.so.1").c_str(), 7, 8);
+    ImageOptions o;
+    o.root = root;
+    o.output = s.image;
+    REQUIRE(write_image(o));
+    int st = 0;
+    const std::string docker = s.t / "docker.tar";
+    const std::string out1 = capture("skopeo copy -q oci-archive:" + s.image +
+                                         " docker-archive:" + docker + ":skopeo/test:1",
+                                     &st);
+    REQUIRE_MESSAGE(st == 0, out1);
+    auto r = unpack_image(docker, s.dest);
+    REQUIRE_MESSAGE(r, (r ? "" : r.error().message));
+    CHECK(r->kind == ImageKind::DockerArchive);
+    std::string diff = tree_diff(describe_tree(root), describe_tree(s.dest));
+    CHECK_MESSAGE(diff.empty(), diff);
+
+    const std::string layout = s.t / "layout";
+    const std::string out2 =
+        capture("skopeo copy -q oci-archive:" + s.image + " oci:" + layout + ":x", &st);
+    REQUIRE_MESSAGE(st == 0, out2);
+    const std::string dest2 = s.t / "dest2";
+    auto r2 = unpack_image(layout, dest2);
+    REQUIRE_MESSAGE(r2, (r2 ? "" : r2.error().message));
+    CHECK(r2->kind == ImageKind::OciLayout);
+    diff = tree_diff(describe_tree(root), describe_tree(dest2));
+    CHECK_MESSAGE(diff.empty(), diff);
+}

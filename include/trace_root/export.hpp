@@ -49,7 +49,7 @@ struct ExportStats {
     uint64_t hardlinks = 0;  // extra names linked to a file copied once
     uint64_t specials = 0;   // device nodes, fifos and sockets
     uint64_t bytes = 0;      // bytes of regular file content copied
-    uint64_t dangling_symlinks = 0;       // exported, but their target does not exist
+    uint64_t dangling_symlinks = 0;  // exported, but their target does not exist (or loops)
     std::vector<std::string> skipped_runtime;  // /proc, /sys, /dev, /run/*: the runtime provides
     std::vector<MetadataLoss> not_preserved;
 };

@@ -183,8 +183,10 @@ void Planner::add(const std::string& listed)
         }
         if (S_ISLNK(node->st.st_mode)) {
             if (++followed > kMaxSymlinks) {
-                problems.push_back(errno_message("cannot export", display(root_name_, listed),
-                                                 ELOOP));
+                // A loop (or a chain longer than the kernel follows): the
+                // links are exported as they are; like a dangling symlink
+                // there is no target to add.
+                ++dangling;
                 return;
             }
             const std::string& target = node->link_target;
@@ -627,7 +629,8 @@ void print_export_summary(const ExportStats& s, const std::string& to_dir, std::
                "provides them\n";
     if (s.dangling_symlinks != 0)
         out << "trace-root: " << s.dangling_symlinks
-            << " symlink(s) point at nothing in the source root; exported as they are\n";
+            << " symlink(s) point at nothing (or loop) in the source root; exported as they "
+               "are\n";
     if (!s.not_preserved.empty())
         out << "trace-root: metadata not preserved: " << s.not_preserved.size()
             << " item(s) (listed above)\n";

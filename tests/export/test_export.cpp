@@ -234,6 +234,21 @@ TEST_CASE("dangling_symlink_is_exported_verbatim_and_counted")
     CHECK(r->skipped_runtime == std::vector<std::string>{"/proc"});
 }
 
+TEST_CASE("symlink_loop_is_exported_verbatim_and_counted_as_dangling")
+{
+    TempDir t;
+    fs::create_directories(t.src() / "etc");
+    fs::create_symlink("b", t.src() / "etc/a");
+    fs::create_symlink("a", t.src() / "etc/b");
+
+    auto r = run_export(t, {"/etc/a"});
+    REQUIRE_MESSAGE(r, (r ? "" : r.error().message));
+    CHECK(fs::read_symlink(t.dst() / "etc/a") == "b");
+    CHECK(fs::read_symlink(t.dst() / "etc/b") == "a");
+    CHECK(r->symlinks == 2);
+    CHECK(r->dangling_symlinks == 1);
+}
+
 TEST_CASE("destination_symlink_pointing_outside_is_not_followed")
 {
     TempDir t;

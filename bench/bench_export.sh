@@ -18,7 +18,8 @@ REL=$BASE/list.rel        # the same paths relative to $SRC, for cp and rsync
 OUT=$BASE/out
 
 [ -x "$TR" ] || { echo "bench: $TR is not executable; pass the trace-root binary" >&2; exit 2; }
-command -v rsync >/dev/null || { echo "bench: rsync is missing (apt-get install rsync)" >&2; exit 2; }
+command -v rsync >/dev/null ||
+    { echo "bench: rsync is missing (apt-get install rsync)" >&2; exit 2; }
 
 # Step 1: the source tree, generated once: 200 directories, 19,800 files of
 # 4-64 KiB and 200 files of about 1.6 MiB (1 GB in all), some setuid, some

@@ -22,7 +22,8 @@ int open_at(int dirfd, const std::string& rel, int flags, Scope scope, mode_t mo
     how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
     how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
     how.resolve = RESOLVE_NO_MAGICLINKS;
-    how.resolve |= scope == Scope::InRoot ? RESOLVE_IN_ROOT : (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+    how.resolve |=
+        scope == Scope::InRoot ? RESOLVE_IN_ROOT : (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
     const char* p = rel.empty() ? "." : rel.c_str();
     // EAGAIN: a concurrent rename somewhere on the system made the kernel
     // unable to prove the walk stayed inside; the walk is simply retried.

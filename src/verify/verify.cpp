@@ -75,7 +75,8 @@ std::string explain_missing_program(const VerifyOptions& options)
 // Whether `path` resolves inside the root, following every symlink.
 bool resolves(int rootfd, const std::string& path)
 {
-    const int fd = beneath::open_at(rootfd, beneath::relative(path), O_PATH, beneath::Scope::InRoot);
+    const int fd =
+        beneath::open_at(rootfd, beneath::relative(path), O_PATH, beneath::Scope::InRoot);
     if (fd < 0)
         return false;
     close(fd);
@@ -87,7 +88,8 @@ bool resolves(int rootfd, const std::string& path)
 std::optional<std::string> resolved_path(int rootfd, const std::string& path,
                                          const std::string& root_name)
 {
-    const int fd = beneath::open_at(rootfd, beneath::relative(path), O_PATH, beneath::Scope::InRoot);
+    const int fd =
+        beneath::open_at(rootfd, beneath::relative(path), O_PATH, beneath::Scope::InRoot);
     if (fd < 0)
         return std::nullopt;
     beneath::Fd owned(fd);

@@ -68,10 +68,12 @@ void add_image_commands(CLI::App& app, Outcome& outcome)
     sub->add_option("--entrypoint", args->entrypoint,
                     "Entrypoint as a JSON array, e.g. '[\"/app/server\"]'");
     sub->add_option("--cmd", args->cmd, "Default command as a JSON array, e.g. '[\"--help\"]'");
-    sub->add_option("--env", o.env, "Environment variable KEY=VALUE (repeatable)");
+    sub->add_option("--env", o.env, "Environment variable KEY=VALUE (repeatable)")
+        ->allow_extra_args(false);
     sub->add_option("--workdir", o.workdir, "Working directory (absolute path)");
     sub->add_option("--user", o.user, "Numeric UID or UID:GID to run as");
-    sub->add_option("--label", args->labels, "Label KEY=VALUE (repeatable)");
+    sub->add_option("--label", args->labels, "Label KEY=VALUE (repeatable)")
+        ->allow_extra_args(false);
     sub->add_option("--tag", o.tag, "Image name NAME[:TAG] (TAG defaults to latest)");
     sub->add_option("--compression", args->compression, "Layer compression (default gzip)")
         ->check(CLI::IsMember({"gzip", "zstd"}));

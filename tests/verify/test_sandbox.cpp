@@ -298,3 +298,40 @@ TEST_CASE("verify_names_the_file_removed_from_the_slim_root")
         MESSAGE("missing: ", m);
     CHECK(ok->missing.empty());
 }
+
+TEST_CASE("signals_sent_to_the_direct_child_reach_the_workload")
+{
+    TempDir t;
+    const fs::path root = t.path / "root";
+    build_shell_root(root);
+    SandboxLauncher launcher({root.string(), NetworkPolicy::Host});
+    int go[2], err[2], out[2];
+    REQUIRE(pipe2(go, O_CLOEXEC) == 0);
+    REQUIRE(pipe2(err, O_CLOEXEC) == 0);
+    REQUIRE(pipe(out) == 0);
+    const int saved = dup(1);
+    dup2(out[1], 1);
+    int direct = -1;
+    // pid 1 only gets the signals it handles: the trap is what a service's
+    // own handler would be.
+    auto pid = launcher.start(
+        {"/bin/sh", "-c", "trap 'exit 42' TERM; echo ready; while :; do :; done"}, go[0],
+        err[1], direct);
+    dup2(saved, 1);
+    close(saved);
+    close(out[1]);
+    close(go[0]);
+    close(err[1]);
+    REQUIRE_MESSAGE(pid, (pid ? "" : pid.error().message));
+    REQUIRE(write(go[1], "g", 1) == 1);
+    char buf[6] = {0};
+    REQUIRE(read(out[0], buf, 6) == 6);  // the trap is set
+    CHECK(std::string(buf, 6) == "ready\n");
+    REQUIRE(kill(direct, SIGTERM) == 0);
+    int status = 0;
+    REQUIRE(waitpid(direct, &status, 0) == direct);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 42);
+    for (int fd : {go[1], err[0], out[0]})
+        close(fd);
+}

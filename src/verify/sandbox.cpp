@@ -10,7 +10,9 @@
 //                            overlay: lower = the image root, upper/work on
 //                            the tmpfs, mounted on merged/
 //                          ── fork ──> workload, pid 1 of the new pid ns
-//                                        chroot(merged); /proc, /dev, /tmp
+//                                        chroot(merged); /proc, /dev, /tmp,
+//                                        the host's /etc/hosts, hostname,
+//                                        resolv.conf (as docker run does)
 //                                        "ready" to trace-root; wait for go
 //                                        execvp(COMMAND)
 //
@@ -57,6 +59,9 @@ namespace trace_root {
 namespace {
 
 constexpr const char* kDevices[] = {"null", "zero", "full", "random", "urandom", "tty"};
+// A container runtime bind-mounts these from the host into every container;
+// the sandbox does the same, so name resolution behaves as it will there.
+constexpr const char* kRuntimeEtc[] = {"/etc/hosts", "/etc/hostname", "/etc/resolv.conf"};
 constexpr int kSetupFailed = 125;  // like `docker run`: the sandbox, not the command, failed
 
 // Everything the children need, prepared before fork so that they only make
@@ -140,12 +145,43 @@ void populate_dev(const Plan& p, const int (&host)[std::size(kDevices)])
     mount_or_die(p, "tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
 }
 
+// /etc/hosts, /etc/hostname, /etc/resolv.conf from the host, over a
+// regular (or new, empty) file in the overlay. A root whose /etc or whose
+// file there is something else (a symlink) keeps what it has.
+void bind_runtime_etc(const Plan& p, const int (&host)[std::size(kRuntimeEtc)])
+{
+    struct stat st {};
+    if (mkdir("/etc", 0755) != 0 && errno != EEXIST)
+        die(p, "cannot create /etc in the sandbox", errno);
+    if (lstat("/etc", &st) != 0 || !S_ISDIR(st.st_mode))
+        return;
+    for (size_t i = 0; i < std::size(kRuntimeEtc); ++i) {
+        if (host[i] < 0)
+            continue;
+        const char* target = kRuntimeEtc[i];
+        if (lstat(target, &st) != 0) {
+            const int fd = open(target, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+            if (fd < 0)
+                die(p, std::string("cannot create ") + target + " in the sandbox", errno);
+            close(fd);
+        } else if (!S_ISREG(st.st_mode)) {
+            continue;
+        }
+        const std::string source = "/proc/self/fd/" + std::to_string(host[i]);
+        mount_or_die(p, source.c_str(), target, nullptr, MS_BIND, nullptr);
+        close(host[i]);
+    }
+}
+
 [[noreturn]] void run_workload(const Plan& p)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     int host[std::size(kDevices)];
     for (size_t i = 0; i < std::size(kDevices); ++i)
         host[i] = open((std::string("/dev/") + kDevices[i]).c_str(), O_PATH | O_CLOEXEC);
+    int host_etc[std::size(kRuntimeEtc)];
+    for (size_t i = 0; i < std::size(kRuntimeEtc); ++i)
+        host_etc[i] = open(kRuntimeEtc[i], O_PATH | O_CLOEXEC);  // follows the host's symlinks
 
     if (chdir("merged") != 0 || chroot(".") != 0 || chdir("/") != 0)
         die(p, "cannot chroot into the overlay of " + escape_path(p.root), errno);
@@ -154,6 +190,7 @@ void populate_dev(const Plan& p, const int (&host)[std::size(kDevices)])
     populate_dev(p, host);
     prepare_mount_point(p, "/tmp", 01777);
     mount_or_die(p, "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+    bind_runtime_etc(p, host_etc);
 
     // Ready: trace-root learns our pid (translated by SO_PASSCRED) and adds
     // it to the traced set before it sends the go byte.

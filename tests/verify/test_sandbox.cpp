@@ -167,7 +167,8 @@ TEST_CASE("sandbox_runs_command_as_pid_1_with_tmpfs_tmp_and_leaves_root_unchange
         "echo pid=$$; for f in /*; do echo \"entry=$f\"; done; "
         "while read -r dev mnt type rest; do echo \"mount=$mnt:$type\"; done < /proc/mounts; "
         "echo data > /written && echo wrote-root; echo data > /tmp/t && echo wrote-tmp; "
-        "[ -c /dev/null ] && echo devnull; exit 7";
+        "[ -c /dev/null ] && echo devnull; read -r h < /etc/hostname && echo \"host=$h\"; "
+        "exit 7";
     const Run run = launch(launcher, {"/bin/sh", "-c", script}, t.path / "out");
     CHECK(run.exec_errno == 0);
     CHECK(run.exit_status == 7);
@@ -180,6 +181,11 @@ TEST_CASE("sandbox_runs_command_as_pid_1_with_tmpfs_tmp_and_leaves_root_unchange
     CHECK(run.output.find("wrote-root\n") != std::string::npos);
     CHECK(run.output.find("wrote-tmp\n") != std::string::npos);
     CHECK(run.output.find("devnull\n") != std::string::npos);
+    // The host's /etc/hostname, bind-mounted as docker run does.
+    std::string host = slurp("/etc/hostname");
+    host = host.substr(0, host.find('\n'));
+    if (!host.empty())
+        CHECK(run.output.find("host=" + host + "\n") != std::string::npos);
     // No host directory is visible: only what the root holds, plus the mounts.
     CHECK(run.output.find("entry=/home\n") == std::string::npos);
 

@@ -291,52 +291,52 @@ static __always_inline void key_reset(struct scratch *s, __u8 kind, __u8 sub, __
 	s->key.root = (__u64)BPF_CORE_READ(task, fs, root.dentry);
 }
 
-/* An access through an open file: its path as string 0. */
-static __always_inline void emit_file(struct scratch *s, struct task_struct *task,
-				      struct file *f, __u32 type, __u32 kind, __u32 nr,
-				      __u32 aux, int dedup_it)
+/* An access through an open file, or to the cwd itself when `f` is NULL:
+ * its path as string 0. */
+static __always_inline void emit_path(struct scratch *s, struct task_struct *task,
+				      struct file *f, __u32 kind, __u32 nr, __u32 aux)
 {
-	struct path fpath;
+	struct path p;
 	struct path root;
 	unsigned long magic;
-	__u32 fmode;
+	__u32 fmode = 0, fflags = 0;
 	__u8 sub = 0;
 
-	if (!f)
-		return;
-	fpath = BPF_CORE_READ(f, f_path);
-	magic = BPF_CORE_READ(fpath.mnt, mnt_sb, s_magic);
+	if (f) {
+		p = BPF_CORE_READ(f, f_path);
+		fmode = BPF_CORE_READ(f, f_mode);
+		fflags = BPF_CORE_READ(f, f_flags);
+	} else {
+		p = BPF_CORE_READ(task, fs, pwd);
+	}
+	magic = BPF_CORE_READ(p.mnt, mnt_sb, s_magic);
 	if (internal_fs(magic))
 		return;
-	fmode = BPF_CORE_READ(f, f_mode);
 
 	if (kind == TR_K_OPEN)
-		sub = (BPF_CORE_READ(f, f_flags) & 3) | ((fmode & FMODE_CREATED) ? 4 : 0) |
-		      ((fmode & 0x4000) ? 8 : 0);
+		sub = (fflags & 3) | ((fmode & FMODE_CREATED) ? 4 : 0) | ((fmode & 0x4000) ? 8 : 0);
 	else if (kind == TR_K_MMAP)
 		sub = aux & 7;
 
-	if (dedup_it) {
-		key_reset(s, kind, sub, 0, task);
-		s->key.dentry = (__u64)fpath.dentry;
-		s->key.mnt = (__u64)fpath.mnt;
-		s->key.inode = (__u64)BPF_CORE_READ(fpath.dentry, d_inode);
-		s->key.hash_len = BPF_CORE_READ(fpath.dentry, d_name.hash_len);
-		if (seen_before(s))
-			return;
-	}
+	key_reset(s, kind, sub, 0, task);
+	s->key.dentry = (__u64)p.dentry;
+	s->key.mnt = (__u64)p.mnt;
+	s->key.inode = (__u64)BPF_CORE_READ(p.dentry, d_inode);
+	s->key.hash_len = BPF_CORE_READ(p.dentry, d_name.hash_len);
+	if (seen_before(s))
+		return;
 
-	fill_header(&s->ev, type, kind, nr, 0);
-	s->ev.mode = BPF_CORE_READ(f, f_inode, i_mode);
-	s->ev.aux = kind == TR_K_OPEN ? BPF_CORE_READ(f, f_flags) : aux;
+	fill_header(&s->ev, TR_EV_FILE, kind, nr, 0);
+	s->ev.mode = BPF_CORE_READ(p.dentry, d_inode, i_mode);
+	s->ev.aux = kind == TR_K_OPEN ? fflags : aux;
 	s->ev.aux2 = fmode;
 	if (fmode & FMODE_CREATED)
 		s->ev.flags[0] |= TR_F_CREATED;
 	if (pseudo_fs(magic))
 		s->ev.flags[0] |= TR_F_PSEUDO;
 	root = BPF_CORE_READ(task, fs, root);
-	put_path0(s, fpath.mnt, fpath.dentry, &root);
-	send(s, dedup_it);
+	put_path0(s, p.mnt, p.dentry, &root);
+	send(s, 1);
 }
 
 /* The directory a name is relative to: the dirfd's file, or the cwd. */
@@ -419,7 +419,8 @@ static __always_inline __u32 read_user_name(struct scratch *s, const char *uptr,
 
 static __always_inline void handle_name_arg(struct scratch *s, struct task_struct *task,
 					    struct pt_regs *regs, __u32 nr, long ret,
-					    __u8 kind, __s8 dirfd_arg, __s8 path_arg)
+					    __u8 kind, __s8 dirfd_arg, __s8 path_arg,
+					    int absolute_only)
 {
 	__u8 nflags = 0;
 	__u32 len;
@@ -437,6 +438,8 @@ static __always_inline void handle_name_arg(struct scratch *s, struct task_struc
 		else
 			return;
 	}
+	if (absolute_only && (len == 0 || s->name[0] != '/'))
+		return;
 	if (nflags & TR_F_TRUNCATED)
 		count(TR_C_PATH_TRUNCATED);
 	if (dirfd_arg >= 0)
@@ -479,6 +482,14 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	}
 
+	/* Decide what was accessed, then emit it from one place: each inlined
+	 * copy of an emit costs the verifier (and so every start-up) dearly. */
+	struct file *file = NULL;   /* accessed through this open file, or */
+	int at_cwd = 0;             /* accessed: the cwd itself */
+	__u32 fkind = 0, faux = 0;
+	int names = 1;              /* record the name arguments too */
+	int absolute_only = 0;      /* only names that do not depend on the old cwd */
+
 	switch (sc->special) {
 	case TR_SYS_IO_URING:
 		if (ret >= 0) {
@@ -487,92 +498,78 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		}
 		return 0;
 	case TR_SYS_MMAP: {
-		__u64 flags = arg_of(regs, 3);
 		int fd = (int)arg_of(regs, 4);
-		if (ret < 0 && ret > -4096)
+		if ((ret < 0 && ret > -4096) || (arg_of(regs, 3) & MAP_ANONYMOUS) || fd < 0)
 			return 0;
-		if ((flags & MAP_ANONYMOUS) || fd < 0)
+		file = fd_file(task, fd);
+		if (!file)
 			return 0;
-		emit_file(s, task, fd_file(task, fd), TR_EV_FILE, TR_K_MMAP, nr,
-			  (__u32)arg_of(regs, 2), 1);
-		return 0;
+		fkind = TR_K_MMAP;
+		faux = (__u32)arg_of(regs, 2);
+		names = 0;
+		break;
 	}
 	case TR_SYS_CHDIR:
 		if (ret == 0) {
-			struct path pwd = BPF_CORE_READ(task, fs, pwd);
-			struct path root = BPF_CORE_READ(task, fs, root);
-			key_reset(s, TR_K_CHDIR, 0, 0, task);
-			s->key.dentry = (__u64)pwd.dentry;
-			s->key.mnt = (__u64)pwd.mnt;
-			s->key.inode = (__u64)BPF_CORE_READ(pwd.dentry, d_inode);
-			s->key.hash_len = BPF_CORE_READ(pwd.dentry, d_name.hash_len);
-			if (seen_before(s))
-				return 0;
-			fill_header(&s->ev, TR_EV_FILE, TR_K_CHDIR, nr, 0);
-			s->ev.mode = BPF_CORE_READ(pwd.dentry, d_inode, i_mode);
-			put_path0(s, pwd.mnt, pwd.dentry, &root);
-			send(s, 1);
-			/* An absolute name may have gone through symlinks the new
-			 * cwd does not show. (A relative name cannot be anchored
-			 * here: the cwd it was relative to is gone by now.) */
-			if (sc->path_arg >= 0) {
-				__u8 nflags = 0;
-				__u32 len = read_user_name(s, (const char *)arg_of(regs, sc->path_arg),
-							   &nflags);
-				if (len > 0 && s->name[0] == '/' && !nflags)
-					emit_lookup(s, task, TR_EV_LOOKUP, TR_K_CHDIR, nr, 0, AT_FDCWD,
-						    len, 0, 1);
-			}
-			return 0;
+			/* The new cwd; of the name, only an absolute one can be
+			 * anchored: the cwd a relative one was relative to is gone. */
+			at_cwd = 1;
+			fkind = TR_K_CHDIR;
+			absolute_only = 1;
 		}
-		break; /* a failed chdir is a lookup like any other */
+		break;
 	case TR_SYS_EXECVE:
 		if (ret == 0)
 			return 0; /* seen at sched_process_exec */
 		break;
 	}
 
-	if (sc->yields_fd && ret >= 0) {
-		emit_file(s, task, fd_file(task, (int)ret), TR_EV_FILE, TR_K_OPEN, nr, 0, 1);
-		/* The name as asked for, too: the fd only knows the final file,
-		 * and the image needs every symlink the name went through. */
-		handle_name_arg(s, task, regs, nr, ret, TR_K_OPEN_NAME, sc->dirfd_arg, sc->path_arg);
-		return 0;
-	}
-	if (sc->fd_arg >= 0) {
-		if (ret >= 0)
-			emit_file(s, task, fd_file(task, (int)arg_of(regs, sc->fd_arg)), TR_EV_FILE,
-				  sc->kind, nr, 0, 1);
-		return 0;
-	}
-
-	/* The AT_EMPTY_PATH form of a stat or access call works on the dirfd. */
-	if (sc->flags_arg >= 0 && (arg_of(regs, sc->flags_arg) & AT_EMPTY_PATH) && ret >= 0) {
+	if (!fkind && sc->yields_fd && ret >= 0) {
+		/* The name as asked for is recorded too: the fd only knows the
+		 * final file, and the image needs every symlink on the way. */
+		file = fd_file(task, (int)ret);
+		fkind = file ? TR_K_OPEN : 0;
+	} else if (!fkind && sc->fd_arg >= 0) {
+		if (ret < 0)
+			return 0;
+		file = fd_file(task, (int)arg_of(regs, sc->fd_arg));
+		fkind = file ? sc->kind : 0;
+		names = 0;
+	} else if (!fkind && sc->flags_arg >= 0 && ret >= 0 &&
+		   (arg_of(regs, sc->flags_arg) & AT_EMPTY_PATH)) {
+		/* The AT_EMPTY_PATH form of a stat works on the dirfd. */
 		char c = 0;
 		const char *p = (const char *)arg_of(regs, sc->path_arg);
 		if (p)
 			bpf_probe_read_user(&c, 1, p);
 		if (!p || c == 0) {
 			int fd = (int)arg_of(regs, sc->dirfd_arg);
-			if (fd == AT_FDCWD) {
-				s->name[0] = '.';
-				emit_lookup(s, task, TR_EV_LOOKUP, sc->kind, nr, 0, AT_FDCWD, 1, 0, 1);
-			} else {
-				emit_file(s, task, fd_file(task, fd), TR_EV_FILE, sc->kind, nr, 0, 1);
-			}
-			return 0;
+			if (fd == AT_FDCWD)
+				at_cwd = 1;
+			else
+				file = fd_file(task, fd);
+			fkind = (file || at_cwd) ? sc->kind : 0;
+			names = 0;
 		}
 	}
 
-	handle_name_arg(s, task, regs, nr, ret, sc->kind, sc->dirfd_arg, sc->path_arg);
+	if (fkind)
+		emit_path(s, task, at_cwd ? NULL : file, fkind, nr, faux);
+	if (!names)
+		return 0;
+	s = get_scratch();
+	if (!s)
+		return 0;
+	handle_name_arg(s, task, regs, nr, ret, sc->kind, sc->dirfd_arg, sc->path_arg,
+			absolute_only);
 	if (sc->kind2) {
 		s = get_scratch();
 		if (!s)
 			return 0;
-		handle_name_arg(s, task, regs, nr, ret, sc->kind2, sc->dirfd_arg2, sc->path_arg2);
+		handle_name_arg(s, task, regs, nr, ret, sc->kind2, sc->dirfd_arg2, sc->path_arg2, 0);
+		if (ret == 0 && sc->kind == TR_K_REMOVE && sc->kind2 == TR_K_CREATE)
+			__sync_fetch_and_add(&rename_generation, 1);
 	}
-	if (sc->kind == TR_K_REMOVE && sc->kind2 == TR_K_CREATE && ret == 0)
-		__sync_fetch_and_add(&rename_generation, 1);
 	return 0;
 }
 

@@ -205,6 +205,20 @@ Result<std::unique_ptr<trace_bpf, SkelDeleter>> load_tracer(const TraceOptions& 
     if (bpf_map__set_max_entries(skel->maps.events, mb << 20) != 0)
         return fail("cannot size the ring buffer to " + std::to_string(mb) + " MiB");
 
+    // With -v the verifier's statistics (instructions processed, time) are
+    // printed for each program.
+    static char stats_log[8][4096];
+    if (options.verbosity == Verbosity::Verbose) {
+        bpf_program* prog;
+        size_t i = 0;
+        bpf_object__for_each_program(prog, skel->obj) {
+            if (i < 8) {
+                bpf_program__set_log_level(prog, 4);
+                bpf_program__set_log_buf(prog, stats_log[i++], sizeof stats_log[0]);
+            }
+        }
+    }
+
     // Step 3: load (the verifier runs here).
     if (int err = trace_bpf__load(skel.get()); err != 0) {
         const int e = -err;
@@ -212,6 +226,16 @@ Result<std::unique_ptr<trace_bpf, SkelDeleter>> load_tracer(const TraceOptions& 
             return tl::unexpected(permission_error(e));
         return fail(std::string("the kernel refused the BPF programs: ") + std::strerror(e),
                     "run with -v to see the verifier's log");
+    }
+
+    if (options.verbosity == Verbosity::Verbose) {
+        bpf_program* prog;
+        size_t i = 0;
+        bpf_object__for_each_program(prog, skel->obj) {
+            if (i < 8)
+                std::cerr << "trace-root: verifier: " << bpf_program__name(prog) << ": "
+                          << stats_log[i++];
+        }
     }
 
     // Step 4: tell the kernel side how to decode each syscall.

@@ -399,3 +399,22 @@ TEST_CASE("lookups of names that differ only after a long common prefix are all 
     for (size_t i = 1; i < names.size(); ++i)
         CHECK_MESSAGE(has(t.report, names[i], kMissing), names[i]);
 }
+
+TEST_CASE("a disk full while writing the report is a clear error and leaves no half-written file")
+{
+    TempDir tmp;
+    const std::string small = tmp / "small";
+    fs::create_directories(small);
+    REQUIRE(run({"/bin/mount", "-t", "tmpfs", "-o", "size=8k", "tmpfs", small}).exit_status == 0);
+    // A report of a few hundred paths is far larger than 8 KiB.
+    const std::string report_file = small + "/report.json";
+    auto r = run({kTraceRoot, "--report", report_file, "--", "/bin/ls", "-R", "/usr/share/zoneinfo"});
+    std::vector<std::string> left;
+    for (const auto& e : fs::directory_iterator(small))
+        left.push_back(e.path().filename().string());
+    run({"/bin/umount", small});
+    CHECK(r.exit_status != 0);
+    CHECK(r.err.find("report.json") != std::string::npos);
+    CHECK(r.err.find("No space left on device") != std::string::npos);
+    CHECK(left.empty());
+}

@@ -41,6 +41,7 @@ struct MainOptions {
     ResolveOptions resolve;
     std::string export_dir;
     bool merge = false;
+    bool accept_problems = false;
     bool verify = false;
     std::string image_file;
     bool accept_incomplete = false;
@@ -91,7 +92,12 @@ Outcome run_main_pipeline(MainOptions& opt)
     if (!set)
         return tl::unexpected(set.error());
     for (const auto& p : set->problems)
-        std::cerr << "trace-root: warning: " << p << "\n";
+        std::cerr << "trace-root: " << (opt.accept_problems ? "warning: " : "error: ") << p
+                  << "\n";
+    if (!set->problems.empty() && !opt.accept_problems)
+        return fail(std::to_string(set->problems.size()) +
+                        " paths of the trace could not be resolved; nothing was written",
+                    "fix them, or pass --accept-problems to go on without them");
 
     // Step 5: the allow-list.
     if (!opt.list_file.empty()) {
@@ -184,6 +190,9 @@ int main(int argc, char** argv)
     app.add_option("--export", opt.export_dir,
                    "After tracing, export the file set into the image root DIR");
     app.add_flag("--merge", opt.merge, "Let --export write into a non-empty DIR");
+    app.add_flag("--accept-problems", opt.accept_problems,
+                 "Write the list and export even when some paths could not be resolved "
+                 "(an unresolvable library, a symlink loop, a truncated path)");
     app.add_flag("--verify", opt.verify,
                  "After --export, run the command again chrooted in DIR and fail if it "
                  "behaves differently or looks for files DIR lacks");

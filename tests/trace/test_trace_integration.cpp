@@ -418,3 +418,17 @@ TEST_CASE("a disk full while writing the report is a clear error and leaves no h
     CHECK(r.err.find("No space left on device") != std::string::npos);
     CHECK(left.empty());
 }
+
+TEST_CASE("without the privilege to load BPF the error says what is missing and how to grant it")
+{
+    TempDir tmp;
+    chmod(tmp.path().c_str(), 0777);
+    auto r = run({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                  "--inh-caps=-all", "--bounding-set=-all", kTraceRoot, "--report",
+                  tmp / "report.json", "--", "/bin/true"});
+    CHECK(r.exit_status != 0);
+    CHECK(r.err.find("trace-root: error: cannot load the BPF programs") != std::string::npos);
+    CHECK(r.err.find("CAP_BPF") != std::string::npos);
+    CHECK(r.err.find("security.insecure") != std::string::npos);
+    CHECK_FALSE(fs::exists(tmp / "report.json"));
+}

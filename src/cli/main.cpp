@@ -222,6 +222,7 @@ int main(int argc, char** argv)
     add_verify_commands(app, outcome);
     add_resolve_commands(app, outcome);
     add_image_commands(app, outcome);
+    add_audit_commands(app, outcome);
 
     try {
         app.parse(argc, argv);

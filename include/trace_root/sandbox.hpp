@@ -6,7 +6,8 @@
 // namespace), the workload as pid 1 (as CMD is in a container), chrooted in
 // an overlay whose lower layer is the image root and whose upper layer is a
 // throw-away tmpfs, so the root itself is never changed; /proc, a minimal
-// /dev and a tmpfs /tmp are mounted inside.
+// /dev and a tmpfs /tmp (unless the root's /tmp holds files) are mounted
+// inside.
 #pragma once
 
 #include <string>
@@ -42,6 +43,11 @@ private:
     SandboxOptions options_;
     std::string temp_dir_;
 };
+
+// True when ROOT/tmp is a directory holding files (for example a workload
+// that lives under /tmp was exported). The sandbox then keeps ROOT's /tmp
+// (writable through the overlay) instead of hiding it under a fresh tmpfs.
+bool root_has_tmp_content(const std::string& root);
 
 struct VerifyOptions {
     std::string root;                // the slim image root to verify

@@ -34,6 +34,7 @@
 // roots whose names hold ',', ':' or '\'.
 #include "trace_root/sandbox.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <sched.h>
@@ -72,6 +73,7 @@ struct Plan {
     std::string temp_dir;
     std::string overlay_options;  // filled in by the keeper once the root fd is open
     NetworkPolicy network = NetworkPolicy::Host;
+    bool tmpfs_tmp = true;
     int sock = -1;
     int go_fd = -1;
     int exec_error_fd = -1;
@@ -189,7 +191,8 @@ void bind_runtime_etc(const Plan& p, const int (&host)[std::size(kRuntimeEtc)])
     mount_or_die(p, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
     populate_dev(p, host);
     prepare_mount_point(p, "/tmp", 01777);
-    mount_or_die(p, "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+    if (p.tmpfs_tmp)
+        mount_or_die(p, "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
     bind_runtime_etc(p, host_etc);
 
     // Ready: trace-root learns our pid (translated by SO_PASSCRED) and adds
@@ -338,6 +341,30 @@ Result<int> await_ready(int sock)
 
 }  // namespace
 
+bool root_has_tmp_content(const std::string& root)
+{
+    const int rfd = open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rfd < 0)
+        return false;
+    const int tfd = openat(rfd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    close(rfd);
+    if (tfd < 0)
+        return false;
+    DIR* d = fdopendir(tfd);
+    if (!d) {
+        close(tfd);
+        return false;
+    }
+    bool content = false;
+    while (const dirent* e = readdir(d))
+        if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
+            content = true;
+            break;
+        }
+    closedir(d);
+    return content;
+}
+
 SandboxLauncher::SandboxLauncher(SandboxOptions options) : options_(std::move(options)) {}
 
 SandboxLauncher::~SandboxLauncher()
@@ -385,6 +412,11 @@ Result<int> SandboxLauncher::start(const std::vector<std::string>& command, int 
     }
 
     Plan plan;
+    plan.tmpfs_tmp = !root_has_tmp_content(options_.root);
+    if (!plan.tmpfs_tmp)
+        std::cerr << "trace-root: warning: " << escape_path(options_.root)
+                  << "/tmp holds files; the sandbox keeps them instead of mounting a tmpfs on "
+                     "/tmp (writes still go to the throw-away overlay)\n";
     plan.command = command;
     plan.root = options_.root;
     plan.temp_dir = temp_dir_;

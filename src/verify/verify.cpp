@@ -24,10 +24,11 @@ namespace {
 
 // Lookups there say nothing about the image: the sandbox (like a container
 // runtime) provides /proc, /dev and /run's contents, and /tmp is a fresh
-// tmpfs whose host counterpart is unrelated.
-bool is_sandbox_provided(const std::string& p)
+// tmpfs (when the root's own /tmp is empty) whose host counterpart is
+// unrelated.
+bool is_sandbox_provided(const std::string& p, bool tmpfs_tmp)
 {
-    return is_runtime_path(p) || p == "/tmp" || p.starts_with("/tmp/");
+    return is_runtime_path(p) || (tmpfs_tmp && (p == "/tmp" || p.starts_with("/tmp/")));
 }
 
 // When the command cannot be executed there is no trace to compare; say
@@ -126,12 +127,13 @@ Result<std::vector<std::string>> missing_from_root(const Report& report, const s
 
     constexpr uint32_t kNotWhole = kPathTruncated | kPathUnreadable | kPathPseudo |
                                    kPathOutsideRoot;
+    const bool tmpfs_tmp = !root_has_tmp_content(root);
     std::set<std::string> missing;
     for (const auto& e : report.paths) {
         if (!(e.access & kMissing) || (e.access & kCreated) || (e.flags & kNotWhole))
             continue;
         auto path = normalize_export_path(e.path);
-        if (!path || is_sandbox_provided(*path))
+        if (!path || is_sandbox_provided(*path, tmpfs_tmp))
             continue;
         if (resolves(root_fd.get(), *path))
             continue;  // there after all

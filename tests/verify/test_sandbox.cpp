@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <set>
 #include <sstream>
 #include <string>
@@ -117,6 +118,8 @@ Run launch(SandboxLauncher& launcher, const std::vector<std::string>& command,
     REQUIRE(pipe2(err, O_CLOEXEC) == 0);
     const int out = open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     REQUIRE(out >= 0);
+    std::cout.flush();  // nothing of ours may land in the workload's output file
+    std::fflush(stdout);
     const int saved = dup(1);
     dup2(out, 1);
     int direct = -1;
@@ -340,4 +343,25 @@ TEST_CASE("signals_sent_to_the_direct_child_reach_the_workload")
     CHECK(WEXITSTATUS(status) == 42);
     for (int fd : {go[1], err[0], out[0]})
         close(fd);
+}
+
+TEST_CASE("root_whose_tmp_holds_files_keeps_them_and_stays_unchanged")
+{
+    // A workload that lives under /tmp (a build tree there) is exported
+    // with it; a tmpfs on /tmp would hide it from the sandbox.
+    TempDir t;
+    const fs::path root = t.path / "root";
+    build_shell_root(root);
+    fs::create_directories(root / "tmp/app");
+    std::ofstream(root / "tmp/app/data") << "payload\n";
+    const auto before = tree_of(root);
+
+    SandboxLauncher launcher({root.string(), NetworkPolicy::Host});
+    const Run run = launch(launcher,
+                           {"/bin/sh", "-c",
+                            "read -r l < /tmp/app/data; echo \"data=$l\"; echo x > /tmp/new"},
+                           t.path / "out");
+    CHECK(run.exit_status == 0);
+    CHECK(run.output == "data=payload\n");
+    CHECK(tree_of(root) == before);
 }

@@ -19,6 +19,7 @@ namespace {
 
 const std::string kBin = TRACE_ROOT_BIN;
 const std::string kScript = MAKE_DEBOOTSTRAP_ROOT;
+const std::string kStatic = FX_AUDIT_STATIC;
 
 std::vector<std::string> chromium(const std::string& profile, const std::string& netlog)
 {
@@ -132,4 +133,39 @@ TEST_CASE("a debootstrap root under a Python workload: mostly unused, python3 us
     shot.push_back("file://" + (t / "audit.html"));
     REQUIRE(run(shot).exit_status == 0);
     CHECK(fs::file_size(t / "audit.png") > 10000);
+}
+
+TEST_CASE("without a COMMAND the image's Entrypoint and Cmd run inside it, with its Env")
+{
+    TempDir t;
+    const std::string app = read_all(kStatic);
+    REQUIRE(app.size() > 10000);
+    const std::string layer = make_tar({
+        {"app", 'f', app, 0755},
+        {"etc", 'd', "", 0755},
+        {"etc/app.conf", 'f', std::string(500, 'c'), 0644},
+        {"etc/unused.conf", 'f', std::string(800, 'u'), 0644},
+        {"bin", 'd', "", 0755},
+        {"bin/sh", 'f', std::string(300, 's'), 0755},
+    });
+    const std::string config =
+        R"({"architecture":"amd64","os":"linux","config":{"Entrypoint":["/app"],)"
+        R"("Cmd":["/etc/app.conf"],"Env":["APP_MODE=audit"]},)"
+        R"("rootfs":{"type":"layers","diff_ids":["sha256:)" + sha256_hex(layer) + "\"]}}";
+    write_file(t / "image.tar",
+               make_tar({{"l0", 'd', "", 0755},
+                         {"l0/layer.tar", 'f', layer},
+                         {"config.json", 'f', config},
+                         {"manifest.json", 'f',
+                          R"([{"Config":"config.json","RepoTags":["s:1"],)"
+                          R"("Layers":["l0/layer.tar"]}])"}}));
+    auto r = run({kBin, "audit", "--image", t / "image.tar", "--json", t / "audit.json"});
+    REQUIRE_MESSAGE(r.exit_status == 0, r.err);
+    CHECK(r.err.find("exited with status") == std::string::npos);  // APP_MODE reached it
+    CHECK(r.out.find("read 64 bytes") != std::string::npos);
+    auto j = nlohmann::json::parse(read_all(t / "audit.json"));
+    CHECK(j["used_bytes"] == app.size() + 500);
+    CHECK(j["unused_bytes"] == 800 + 300);
+    CHECK(j["used_files"] == 2);
+    CHECK(j["unused_files"] == 2);
 }

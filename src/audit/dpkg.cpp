@@ -50,8 +50,8 @@ bool DpkgPackage::installed() const
         "installed", "half-configured", "unpacked", "half-installed", "triggers-awaited",
         "triggers-pending"};
     const size_t sp = status.rfind(' ');
-    const std::string_view state =
-        sp == std::string::npos ? std::string_view(status) : std::string_view(status).substr(sp + 1);
+    const std::string_view all = status;
+    const std::string_view state = sp == std::string::npos ? all : all.substr(sp + 1);
     return std::find(kWithFiles.begin(), kWithFiles.end(), state) != kWithFiles.end();
 }
 

@@ -169,7 +169,8 @@ std::string format_audit_table(const AuditResult& r, const std::string& image)
     o << "  " << pad("DIRECTORY", 32) << pad("UNUSED", 12, true) << pad("USED", 12, true)
       << "\n";
     for (const auto& d : r.by_directory)
-        o << "  " << pad(escape_path(d.name), 32) << pad(human_bytes(d.usage.unused_bytes), 12, true)
+        o << "  " << pad(escape_path(d.name), 32)
+          << pad(human_bytes(d.usage.unused_bytes), 12, true)
           << pad(human_bytes(d.usage.used_bytes), 12, true) << "\n";
 
     size_t unused_items = 0;

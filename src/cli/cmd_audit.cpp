@@ -3,6 +3,9 @@
 // (trace the workload inside the image, or read a list or report), set the
 // image's files against it, and write the table, JSON and HTML.
 #include <stdlib.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <filesystem>
 #include <iostream>
@@ -112,7 +115,15 @@ Result<Report> trace_in_image(const AuditArgs& a, const UnpackResult& image)
     t.verbosity = a.verbose ? Verbosity::Verbose : a.quiet ? Verbosity::Quiet : Verbosity::Normal;
     t.root = image.root;
     t.launcher = &launcher;
+    // stdout is for the audit table: the workload's own output goes to
+    // stderr, as it would to a container's log, not into the table.
+    std::cout.flush();
+    const int saved_stdout = dup(STDOUT_FILENO);
+    if (saved_stdout < 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
+        return fail(errno_message("cannot send the workload's output to stderr", "stdout", errno));
     auto traced = run_trace(t);
+    dup2(saved_stdout, STDOUT_FILENO);
+    close(saved_stdout);
     if (!traced)
         return tl::unexpected(traced.error());
     if (!traced->problems.empty()) {

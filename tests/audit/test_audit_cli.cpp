@@ -12,6 +12,7 @@
 
 #include "../image/image_test_util.hpp"
 #include "../support/run.hpp"
+#include "trace_root/report.hpp"
 
 using namespace image_test;
 using trace_root::testing::run;
@@ -190,4 +191,48 @@ TEST_CASE("a symlink whose target climbs above the image root is refused")
     check_refused(docker_save({make_tar({{"etc", 'd', "", 0755},
                                          {"etc/up", 'l', "/../../../../etc/shadow", 0777}})}),
                   "etc/up");
+}
+
+TEST_CASE("an existing trace report is resolved against the image: symlink chains count as used")
+{
+    TempDir t;
+    const std::string layer = make_tar({
+        {"usr", 'd', "", 0755}, {"usr/bin", 'd', "", 0755},
+        {"usr/bin/tool", 'f', std::string(900, 'T'), 0755},
+        {"bin", 'l', "usr/bin", 0777},
+        {"etc", 'd', "", 0755}, {"etc/tool.conf", 'f', std::string(90, 'c'), 0644},
+        {"etc/other.conf", 'f', std::string(9, 'o'), 0644},
+    });
+    write_file(t / "image.tar", docker_save({layer}));
+    trace_root::Report report;
+    report.command = {"/bin/tool"};
+    report.cwd = "/";
+    trace_root::PathEntry tool;
+    tool.path = "/bin/tool";  // through the /bin symlink, as the workload named it
+    tool.access = trace_root::kExec;
+    trace_root::PathEntry conf;
+    conf.path = "/etc/tool.conf";
+    conf.access = trace_root::kRead;
+    report.paths = {tool, conf};
+    REQUIRE(trace_root::write_report(report, t / "trace.json"));
+
+    auto r = run({kBin, "audit", "--image", t / "image.tar", "--report", t / "trace.json",
+                  "--json", t / "audit.json"});
+    REQUIRE_MESSAGE(r.exit_status == 0, r.err);
+    auto j = nlohmann::json::parse(read_all(t / "audit.json"));
+    CHECK(j["used_bytes"] == 990);
+    CHECK(j["unused_bytes"] == 9);
+    CHECK(j["used_files"] == 3);  // the tool, its conf and the /bin symlink
+    CHECK(j["unused_files"] == 1);
+    CHECK(j["has_dpkg"] == false);
+}
+
+TEST_CASE("a COMMAND and --list together are refused")
+{
+    TempDir t;
+    fs::create_directories(t / "root");
+    write_file(t / "used.list", "/x\n");
+    auto r = run({kBin, "audit", "--image", t / "root", "--list", t / "used.list", "--", "true"});
+    CHECK(r.exit_status == 2);
+    CHECK(r.err.find("not both") != std::string::npos);
 }

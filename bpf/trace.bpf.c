@@ -53,7 +53,9 @@ char LICENSE[] SEC("license") = "GPL";
 #define BPF_FS_MAGIC 0xcafe4a11
 #define SECURITYFS_MAGIC 0x73636673
 
-struct dedup_key {
+/* Dedup keys. Accesses through a file are keyed on the head alone (a small
+ * key hashes fast); lookups by name add the name, zero-padded. */
+struct dedup_head {
 	__u64 dentry;
 	__u64 inode;
 	__u64 mnt;
@@ -65,6 +67,10 @@ struct dedup_key {
 	__u8 sub;
 	__u16 name_len;
 	__u32 pad;
+};
+
+struct dedup_key {
+	struct dedup_head h;
 	char name[TR_DEDUP_NAME];
 };
 
@@ -75,6 +81,10 @@ struct scratch {
 	char name[TR_PATH_MAX];
 	struct dedup_key key;
 };
+
+#define DEDUP_NONE 0
+#define DEDUP_FILES 1
+#define DEDUP_NAMES 2
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -104,10 +114,17 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 262144);
+	__uint(max_entries, 131072);
+	__type(key, struct dedup_head);
+	__type(value, __u8);
+} dedup_files SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 131072);
 	__type(key, struct dedup_key);
 	__type(value, __u8);
-} dedup SEC(".maps");
+} dedup_names SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -161,6 +178,10 @@ static __always_inline __u64 arg_of(struct pt_regs *regs, int i)
 
 static __always_inline struct file *fd_file(struct task_struct *task, int fd)
 {
+	/* Probe reads rather than direct loads through BTF pointers: direct
+	 * loads are a little cheaper at run time, but the verifier tracks
+	 * them so precisely that on_sys_exit takes 2.5 times as long to
+	 * verify, and that is paid at every start. */
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
 	struct file **fds;
 	struct file *f = NULL;
@@ -258,24 +279,37 @@ static __always_inline void send(struct scratch *s, int deduped)
 		size = sizeof(struct tr_event) + 2 * TR_PATH_MAX;
 	if (bpf_ringbuf_output(&events, &s->ev, size, 0) != 0) {
 		count(TR_C_RINGBUF_FULL);
-		if (deduped)
-			bpf_map_delete_elem(&dedup, &s->key);
+		if (deduped == DEDUP_FILES)
+			bpf_map_delete_elem(&dedup_files, &s->key.h);
+		else if (deduped == DEDUP_NAMES)
+			bpf_map_delete_elem(&dedup_names, &s->key);
 		return;
 	}
 	count(TR_C_EVENTS);
 }
 
 /* Returns 1 when this exact access was already sent (suppress it). The key
- * must be filled in s->key. Inserts it otherwise. */
-static __always_inline int seen_before(struct scratch *s)
+ * must be filled in s->key (only its head for DEDUP_FILES). Inserts it
+ * otherwise. */
+static __always_inline int seen_before(struct scratch *s, __u32 which)
 {
 	__u8 one = 1;
+	long err;
 
-	if (bpf_map_lookup_elem(&dedup, &s->key)) {
-		count(TR_C_DEDUP_HITS);
-		return 1;
+	if (which == DEDUP_NAMES) {
+		if (bpf_map_lookup_elem(&dedup_names, &s->key)) {
+			count(TR_C_DEDUP_HITS);
+			return 1;
+		}
+		err = bpf_map_update_elem(&dedup_names, &s->key, &one, BPF_ANY);
+	} else {
+		if (bpf_map_lookup_elem(&dedup_files, &s->key.h)) {
+			count(TR_C_DEDUP_HITS);
+			return 1;
+		}
+		err = bpf_map_update_elem(&dedup_files, &s->key.h, &one, BPF_ANY);
 	}
-	if (bpf_map_update_elem(&dedup, &s->key, &one, BPF_ANY) != 0)
+	if (err != 0)
 		count(TR_C_DEDUP_FAILED);
 	return 0;
 }
@@ -283,12 +317,12 @@ static __always_inline int seen_before(struct scratch *s)
 static __always_inline void key_reset(struct scratch *s, __u8 kind, __u8 sub, __s32 err,
 				      struct task_struct *task)
 {
-	__builtin_memset(&s->key, 0, sizeof(s->key));
-	s->key.kind = kind;
-	s->key.sub = sub;
-	s->key.err = err;
-	s->key.generation = rename_generation;
-	s->key.root = (__u64)BPF_CORE_READ(task, fs, root.dentry);
+	__builtin_memset(&s->key.h, 0, sizeof(s->key.h));
+	s->key.h.kind = kind;
+	s->key.h.sub = sub;
+	s->key.h.err = err;
+	s->key.h.generation = rename_generation;
+	s->key.h.root = (__u64)BPF_CORE_READ(task, fs, root.dentry);
 }
 
 /* An access through an open file, or to the cwd itself when `f` is NULL:
@@ -319,11 +353,11 @@ static __always_inline void emit_path(struct scratch *s, struct task_struct *tas
 		sub = aux & 7;
 
 	key_reset(s, kind, sub, 0, task);
-	s->key.dentry = (__u64)p.dentry;
-	s->key.mnt = (__u64)p.mnt;
-	s->key.inode = (__u64)BPF_CORE_READ(p.dentry, d_inode);
-	s->key.hash_len = BPF_CORE_READ(p.dentry, d_name.hash_len);
-	if (seen_before(s))
+	s->key.h.dentry = (__u64)p.dentry;
+	s->key.h.mnt = (__u64)p.mnt;
+	s->key.h.inode = (__u64)BPF_CORE_READ(p.dentry, d_inode);
+	s->key.h.hash_len = BPF_CORE_READ(p.dentry, d_name.hash_len);
+	if (seen_before(s, DEDUP_FILES))
 		return;
 
 	fill_header(&s->ev, TR_EV_FILE, kind, nr, 0);
@@ -336,7 +370,7 @@ static __always_inline void emit_path(struct scratch *s, struct task_struct *tas
 		s->ev.flags[0] |= TR_F_PSEUDO;
 	root = BPF_CORE_READ(task, fs, root);
 	put_path0(s, p.mnt, p.dentry, &root);
-	send(s, 1);
+	send(s, DEDUP_FILES);
 }
 
 /* The directory a name is relative to: the dirfd's file, or the cwd. */
@@ -370,14 +404,15 @@ static __always_inline void emit_lookup(struct scratch *s, struct task_struct *t
 	if (dedup_it && name_len < TR_DEDUP_NAME && !(name_flags & TR_F_UNREADABLE)) {
 		key_reset(s, kind, 0, err, task);
 		if (have_base) {
-			s->key.dentry = (__u64)base.dentry;
-			s->key.mnt = (__u64)base.mnt;
-			s->key.inode = (__u64)BPF_CORE_READ(base.dentry, d_inode);
-			s->key.hash_len = BPF_CORE_READ(base.dentry, d_name.hash_len);
+			s->key.h.dentry = (__u64)base.dentry;
+			s->key.h.mnt = (__u64)base.mnt;
+			s->key.h.inode = (__u64)BPF_CORE_READ(base.dentry, d_inode);
+			s->key.h.hash_len = BPF_CORE_READ(base.dentry, d_name.hash_len);
 		}
-		s->key.name_len = name_len;
+		s->key.h.name_len = name_len;
+		__builtin_memset(s->key.name, 0, sizeof(s->key.name));
 		bpf_probe_read_kernel(s->key.name, name_len & (TR_DEDUP_NAME - 1), s->name);
-		if (name_len < TR_DEDUP_NAME && seen_before(s))
+		if (name_len < TR_DEDUP_NAME && seen_before(s, DEDUP_NAMES))
 			return;
 	} else {
 		dedup_it = 0;
@@ -393,7 +428,7 @@ static __always_inline void emit_lookup(struct scratch *s, struct task_struct *t
 		s->ev.flags[0] |= TR_F_UNREADABLE;
 	}
 	put_name1(s, name_len);
-	send(s, dedup_it);
+	send(s, dedup_it ? DEDUP_NAMES : DEDUP_NONE);
 }
 
 /* Reads a user string into s->name. Returns its length without the NUL;
@@ -474,10 +509,10 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		/* An ia32 syscall: its number means something else. Tell
 		 * userspace once per process; it marks the trace incomplete. */
 		key_reset(s, 0xff, 0, 0, task);
-		s->key.dentry = bpf_get_current_pid_tgid() >> 32;
-		if (!seen_before(s)) {
+		s->key.h.dentry = bpf_get_current_pid_tgid() >> 32;
+		if (!seen_before(s, DEDUP_FILES)) {
 			fill_header(&s->ev, TR_EV_COMPAT, 0, nr, 0);
-			send(s, 1);
+			send(s, DEDUP_FILES);
 		}
 		return 0;
 	}
@@ -494,7 +529,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	case TR_SYS_IO_URING:
 		if (ret >= 0) {
 			fill_header(&s->ev, TR_EV_IO_URING, 0, nr, 0);
-			send(s, 0);
+			send(s, DEDUP_NONE);
 		}
 		return 0;
 	case TR_SYS_MMAP: {
@@ -644,7 +679,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	s->ev.mode = BPF_CORE_READ(f, f_inode, i_mode);
 	s->ev.aux = old_pid;
 	put_path0(s, fpath.mnt, fpath.dentry, &root);
-	send(s, 0);
+	send(s, DEDUP_NONE);
 
 	/* The name it was asked for, relative to the cwd or an execveat dirfd. */
 	__u8 nflags = 0;
@@ -707,7 +742,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	fill_header(&s->ev, TR_EV_FORK, 0, 0, 0);
 	s->ev.tgid = ptgid;
 	s->ev.aux = ctgid;
-	send(s, 0);
+	send(s, DEDUP_NONE);
 	return 0;
 }
 
@@ -726,6 +761,6 @@ int BPF_PROG(on_exit, struct task_struct *task, bool group_dead)
 	fill_header(&s->ev, TR_EV_EXIT, 0, 0, 0);
 	s->ev.tgid = tgid;
 	s->ev.aux = BPF_CORE_READ(task, exit_code);
-	send(s, 0);
+	send(s, DEDUP_NONE);
 	return 0;
 }

@@ -16,7 +16,7 @@
 #define TR_PATH_MAX 4096    /* a path longer than this is flagged truncated */
 #define TR_NAME_MAX 256     /* one component, NAME_MAX + 1 */
 #define TR_MAX_DEPTH 2048   /* components walked: PATH_MAX / 2 */
-#define TR_DEDUP_NAME 256   /* power of two; longer lookups by name are never deduplicated */
+#define TR_DEDUP_NAME 128   /* power of two; longer lookups by name are never deduplicated */
 
 enum tr_event_type {
 	/* An access through a file the kernel opened: s0 = absolute path of

@@ -265,22 +265,11 @@ Result<TraceResult> run_trace(const TraceOptions& options)
     if (options.command.empty())
         return fail("no command to trace");
 
-    auto skel = load_tracer(options);
-    if (!skel)
-        return tl::unexpected(skel.error());
-
-    Collector collector(CollectorOptions{options.only_under, options.exclude_exe, options.root});
-    std::unique_ptr<ring_buffer, RingDeleter> ring(
-        ring_buffer__new(bpf_map__fd((*skel)->maps.events), handle_record, &collector, nullptr));
-    if (!ring)
-        return fail(std::string("cannot open the ring buffer: ") + std::strerror(errno));
-
-    // Orphans (double-forked daemons) are reparented to us, so waiting for
-    // every child to be gone means the last descendant has exited.
-    prctl(PR_SET_CHILD_SUBREAPER, 1);
-
     // SIGINT, SIGTERM and SIGCHLD arrive through a signalfd, so the loop
-    // below can forward them and reap children without races.
+    // below can forward them and reap children without races. They are
+    // blocked before anything else: a SIGTERM while the programs load is
+    // forwarded to the workload as soon as it exists, and the report is
+    // still written.
     sigset_t mask, old_mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGINT);
@@ -299,6 +288,20 @@ Result<TraceResult> run_trace(const TraceOptions& options)
     Fd sig_fd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
     if (sig_fd.fd < 0)
         return fail(std::string("cannot create a signalfd: ") + std::strerror(errno));
+
+    auto skel = load_tracer(options);
+    if (!skel)
+        return tl::unexpected(skel.error());
+
+    Collector collector(CollectorOptions{options.only_under, options.exclude_exe, options.root});
+    std::unique_ptr<ring_buffer, RingDeleter> ring(
+        ring_buffer__new(bpf_map__fd((*skel)->maps.events), handle_record, &collector, nullptr));
+    if (!ring)
+        return fail(std::string("cannot open the ring buffer: ") + std::strerror(errno));
+
+    // Orphans (double-forked daemons) are reparented to us, so waiting for
+    // every child to be gone means the last descendant has exited.
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
 
     int go_pipe[2], err_pipe[2];
     if (pipe2(go_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0)

@@ -243,6 +243,12 @@ void Collector::on_record(const void* data, size_t size)
     if (ev.type == TR_EV_FILE || ev.type == TR_EV_EXEC) {
         if (s0.empty())
             return;
+        if (s0[0] != '/') {
+            // The kernel walk always yields an absolute path; anything
+            // else is a malformed record, counted, never recorded.
+            ++malformed_;
+            return;
+        }
         std::string path(s0);
         if (ev.type == TR_EV_EXEC) {
             if (!options_.only_under.empty() && !who.in_scope &&

@@ -105,3 +105,16 @@ TEST_CASE("--only-under keeps only the subtree from the first exec of the progra
         paths.push_back(p.path);
     CHECK(paths == std::vector<std::string>{"/etc/app.conf", "/usr/bin/app", "/usr/lib/helper"});
 }
+
+TEST_CASE("a file record whose path is not absolute is counted as malformed, not recorded")
+{
+    // Found by fuzz_events: the collector must not trust the kernel side's
+    // records to be well formed.
+    Collector c({});
+    auto ev = make_event(TR_EV_FILE, TR_K_OPEN, 0, "relative/path", "");
+    c.on_record(ev.data(), ev.size());
+    CHECK(c.malformed() == 1);
+    Report r;
+    c.finish(r);
+    CHECK(r.paths.empty());
+}

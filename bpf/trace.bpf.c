@@ -80,6 +80,7 @@ struct scratch {
 	char walk[TR_PATH_MAX + TR_NAME_MAX];
 	char name[TR_PATH_MAX];
 	struct dedup_key key;
+	__u64 root_dentry; /* task->fs->root.dentry, read once per event */
 };
 
 #define DEDUP_NONE 0
@@ -322,7 +323,7 @@ static __always_inline void key_reset(struct scratch *s, __u8 kind, __u8 sub, __
 	s->key.h.sub = sub;
 	s->key.h.err = err;
 	s->key.h.generation = rename_generation;
-	s->key.h.root = (__u64)BPF_CORE_READ(task, fs, root.dentry);
+	s->key.h.root = s->root_dentry;
 }
 
 /* An access through an open file, or to the cwd itself when `f` is NULL:
@@ -343,10 +344,6 @@ static __always_inline void emit_path(struct scratch *s, struct task_struct *tas
 	} else {
 		p = BPF_CORE_READ(task, fs, pwd);
 	}
-	magic = BPF_CORE_READ(p.mnt, mnt_sb, s_magic);
-	if (internal_fs(magic))
-		return;
-
 	if (kind == TR_K_OPEN)
 		sub = (fflags & 3) | ((fmode & FMODE_CREATED) ? 4 : 0) | ((fmode & 0x4000) ? 8 : 0);
 	else if (kind == TR_K_MMAP)
@@ -358,6 +355,10 @@ static __always_inline void emit_path(struct scratch *s, struct task_struct *tas
 	s->key.h.inode = (__u64)BPF_CORE_READ(p.dentry, d_inode);
 	s->key.h.hash_len = BPF_CORE_READ(p.dentry, d_name.hash_len);
 	if (seen_before(s, DEDUP_FILES))
+		return;
+	/* Checked only for a first access: a repeat costs no extra reads. */
+	magic = BPF_CORE_READ(p.mnt, mnt_sb, s_magic);
+	if (internal_fs(magic))
 		return;
 
 	fill_header(&s->ev, TR_EV_FILE, kind, nr, 0);
@@ -505,6 +506,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	s = get_scratch();
 	if (!s)
 		return 0;
+	s->root_dentry = (__u64)BPF_CORE_READ(task, fs, root.dentry);
 	if (task->thread_info.status & TS_COMPAT) {
 		/* An ia32 syscall: its number means something else. Tell
 		 * userspace once per process; it marks the trace incomplete. */

@@ -453,19 +453,15 @@ static __always_inline __u32 read_user_name(struct scratch *s, const char *uptr,
 	return (__u32)(n - 1);
 }
 
-static __always_inline void handle_name_arg(struct scratch *s, struct task_struct *task,
-					    struct pt_regs *regs, __u32 nr, long ret,
-					    __u8 kind, __s8 dirfd_arg, __s8 path_arg,
-					    int absolute_only)
+static __always_inline void handle_name(struct scratch *s, struct task_struct *task, __u32 nr,
+					long ret, __u8 kind, int dirfd, const char *uptr,
+					int absolute_only)
 {
 	__u8 nflags = 0;
 	__u32 len;
-	int dirfd = AT_FDCWD;
 	__s32 err = ret < 0 ? (__s32)ret : 0;
 
-	if (path_arg < 0)
-		return;
-	len = read_user_name(s, (const char *)arg_of(regs, path_arg), &nflags);
+	len = read_user_name(s, uptr, &nflags);
 	if (nflags & TR_F_UNREADABLE) {
 		/* EFAULT is the program's own bad pointer; anything else means
 		 * the kernel read a name we could not. */
@@ -478,12 +474,35 @@ static __always_inline void handle_name_arg(struct scratch *s, struct task_struc
 		return;
 	if (nflags & TR_F_TRUNCATED)
 		count(TR_C_PATH_TRUNCATED);
-	if (dirfd_arg >= 0)
-		dirfd = (int)arg_of(regs, dirfd_arg);
 	/* State-changing calls are rare and must all be seen in order. */
 	int dedup_it = kind != TR_K_MKDIR && kind != TR_K_CREATE && kind != TR_K_REMOVE &&
 		       kind != TR_K_TRUNCATE;
 	emit_lookup(s, task, TR_EV_LOOKUP, kind, nr, err, dirfd, len, nflags, dedup_it);
+}
+
+/* The name arguments of one call (rename and link have two). They are
+ * handled in a bpf_loop() callback, so the verifier checks that code once
+ * rather than once per name. */
+struct names_ctx {
+	__u64 uptr[2];
+	__s32 dirfd[2];
+	__u8 kind[2];
+	__u8 absolute_only[2];
+	long ret;
+	__u32 nr;
+};
+
+static long name_step(__u32 i, struct names_ctx *c)
+{
+	struct scratch *s = get_scratch();
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	if (!s)
+		return 1;
+	i &= 1;
+	handle_name(s, task, c->nr, c->ret, c->kind[i], c->dirfd[i], (const char *)c->uptr[i],
+		    c->absolute_only[i]);
+	return 0;
 }
 
 SEC("tp_btf/sys_exit")
@@ -594,19 +613,25 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		emit_path(s, task, at_cwd ? NULL : file, fkind, nr, faux);
 	if (!names)
 		return 0;
-	s = get_scratch();
-	if (!s)
-		return 0;
-	handle_name_arg(s, task, regs, nr, ret, sc->kind, sc->dirfd_arg, sc->path_arg,
-			absolute_only);
-	if (sc->kind2) {
-		s = get_scratch();
-		if (!s)
-			return 0;
-		handle_name_arg(s, task, regs, nr, ret, sc->kind2, sc->dirfd_arg2, sc->path_arg2, 0);
-		if (ret == 0 && sc->kind == TR_K_REMOVE && sc->kind2 == TR_K_CREATE)
-			__sync_fetch_and_add(&rename_generation, 1);
+	struct names_ctx c = {.ret = ret, .nr = nr};
+	__u32 n = 0;
+	if (sc->path_arg >= 0) {
+		c.uptr[0] = arg_of(regs, sc->path_arg);
+		c.dirfd[0] = sc->dirfd_arg >= 0 ? (int)arg_of(regs, sc->dirfd_arg) : AT_FDCWD;
+		c.kind[0] = sc->kind;
+		c.absolute_only[0] = absolute_only;
+		n = 1;
+		if (sc->kind2 && sc->path_arg2 >= 0) {
+			c.uptr[1] = arg_of(regs, sc->path_arg2);
+			c.dirfd[1] = sc->dirfd_arg2 >= 0 ? (int)arg_of(regs, sc->dirfd_arg2) : AT_FDCWD;
+			c.kind[1] = sc->kind2;
+			n = 2;
+		}
 	}
+	if (n)
+		bpf_loop(n, name_step, &c, 0);
+	if (n == 2 && ret == 0 && sc->kind == TR_K_REMOVE && sc->kind2 == TR_K_CREATE)
+		__sync_fetch_and_add(&rename_generation, 1);
 	return 0;
 }
 

@@ -81,6 +81,7 @@ struct scratch {
 	char name[TR_PATH_MAX];
 	struct dedup_key key;
 	__u64 root_dentry; /* task->fs->root.dentry, read once per event */
+	char window[128 + 16]; /* a span of one kernel struct, read at once */
 };
 
 #define DEDUP_NONE 0
@@ -179,20 +180,31 @@ static __always_inline __u64 arg_of(struct pt_regs *regs, int i)
 
 static __always_inline struct file *fd_file(struct task_struct *task, int fd)
 {
-	/* Probe reads rather than direct loads through BTF pointers: direct
-	 * loads are a little cheaper at run time, but the verifier tracks
-	 * them so precisely that on_sys_exit takes 2.5 times as long to
-	 * verify, and that is paid at every start. */
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds;
+	/* Probe reads cost a helper call each, so the fd table's two fields
+	 * are read in one. */
+	struct files_struct *files = BPF_CORE_READ(task, files);
+	struct fdtable *fdt;
+	struct {
+		unsigned int max_fds;
+		struct file **fd;
+	} head = {};
 	struct file *f = NULL;
 
-	if (!fdt || fd < 0)
+	if (!files || fd < 0)
 		return NULL;
-	if ((unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+	fdt = BPF_CORE_READ(files, fdt);
+	if (!fdt)
 		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	if (bpf_core_field_offset(struct fdtable, max_fds) == 0 &&
+	    bpf_core_field_offset(struct fdtable, fd) == 8) {
+		bpf_probe_read_kernel(&head, sizeof(head), fdt);
+	} else {
+		head.max_fds = BPF_CORE_READ(fdt, max_fds);
+		head.fd = BPF_CORE_READ(fdt, fd);
+	}
+	if ((unsigned int)fd >= head.max_fds || !head.fd)
+		return NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &head.fd[fd]);
 	return f;
 }
 
@@ -338,9 +350,23 @@ static __always_inline void emit_path(struct scratch *s, struct task_struct *tas
 	__u8 sub = 0;
 
 	if (f) {
-		p = BPF_CORE_READ(f, f_path);
-		fmode = BPF_CORE_READ(f, f_mode);
-		fflags = BPF_CORE_READ(f, f_flags);
+		/* f_mode, f_flags and f_path lie within a few dozen bytes of
+		 * each other: one probe read instead of three. */
+		__u32 lo = bpf_core_field_offset(struct file, f_mode);
+		__u32 fl = bpf_core_field_offset(struct file, f_flags);
+		__u32 pa = bpf_core_field_offset(struct file, f_path);
+		if (fl > lo && pa > lo && pa + sizeof(struct path) - lo <= 128) {
+			bpf_probe_read_kernel(s->window, (pa + sizeof(struct path) - lo) & 127,
+					      (char *)f + lo);
+			fmode = *(__u32 *)(s->window);
+			fflags = *(__u32 *)(s->window + ((fl - lo) & 127));
+			p.mnt = *(struct vfsmount **)(s->window + ((pa - lo) & 127));
+			p.dentry = *(struct dentry **)(s->window + ((pa - lo + 8) & 127));
+		} else {
+			p = BPF_CORE_READ(f, f_path);
+			fmode = BPF_CORE_READ(f, f_mode);
+			fflags = BPF_CORE_READ(f, f_flags);
+		}
 	} else {
 		p = BPF_CORE_READ(task, fs, pwd);
 	}

@@ -78,11 +78,20 @@ struct scratch {
 	struct tr_event ev;
 	char data[2 * TR_PATH_MAX + 64];
 	char walk[TR_PATH_MAX + TR_NAME_MAX];
+	/* The dedup key's head, and right after it the name: a names key
+	 * is the head plus the name's first TR_DEDUP_NAME bytes, read where
+	 * they lie, so the name is never copied into a key. */
+	struct dedup_head key;
 	char name[TR_PATH_MAX];
-	struct dedup_key key;
 	__u64 root_dentry; /* task->fs->root.dentry, read once per event */
 	char window[128 + 16]; /* a span of one kernel struct, read at once */
 };
+
+_Static_assert(__builtin_offsetof(struct scratch, name) ==
+		       __builtin_offsetof(struct scratch, key) + sizeof(struct dedup_head),
+	       "a names key must be the head followed directly by the name");
+_Static_assert(sizeof(struct dedup_key) == sizeof(struct dedup_head) + TR_DEDUP_NAME,
+	       "the names map's key is the head and the name's first bytes");
 
 #define DEDUP_NONE 0
 #define DEDUP_FILES 1
@@ -293,7 +302,7 @@ static __always_inline void send(struct scratch *s, int deduped)
 	if (bpf_ringbuf_output(&events, &s->ev, size, 0) != 0) {
 		count(TR_C_RINGBUF_FULL);
 		if (deduped == DEDUP_FILES)
-			bpf_map_delete_elem(&dedup_files, &s->key.h);
+			bpf_map_delete_elem(&dedup_files, &s->key);
 		else if (deduped == DEDUP_NAMES)
 			bpf_map_delete_elem(&dedup_names, &s->key);
 		return;
@@ -316,11 +325,11 @@ static __always_inline int seen_before(struct scratch *s, __u32 which)
 		}
 		err = bpf_map_update_elem(&dedup_names, &s->key, &one, BPF_ANY);
 	} else {
-		if (bpf_map_lookup_elem(&dedup_files, &s->key.h)) {
+		if (bpf_map_lookup_elem(&dedup_files, &s->key)) {
 			count(TR_C_DEDUP_HITS);
 			return 1;
 		}
-		err = bpf_map_update_elem(&dedup_files, &s->key.h, &one, BPF_ANY);
+		err = bpf_map_update_elem(&dedup_files, &s->key, &one, BPF_ANY);
 	}
 	if (err != 0)
 		count(TR_C_DEDUP_FAILED);
@@ -330,12 +339,29 @@ static __always_inline int seen_before(struct scratch *s, __u32 which)
 static __always_inline void key_reset(struct scratch *s, __u8 kind, __u8 sub, __s32 err,
 				      struct task_struct *task)
 {
-	__builtin_memset(&s->key.h, 0, sizeof(s->key.h));
-	s->key.h.kind = kind;
-	s->key.h.sub = sub;
-	s->key.h.err = err;
-	s->key.h.generation = rename_generation;
-	s->key.h.root = s->root_dentry;
+	__builtin_memset(&s->key, 0, sizeof(s->key));
+	s->key.kind = kind;
+	s->key.sub = sub;
+	s->key.err = err;
+	s->key.generation = rename_generation;
+	s->key.root = s->root_dentry;
+}
+
+/* The dentry's identity for a dedup key: its inode and the hash and
+ * length of its name, read in one probe read (they are 16 bytes apart). */
+static __always_inline void key_dentry(struct scratch *s, struct dentry *d)
+{
+	__u32 nm = bpf_core_field_offset(struct dentry, d_name);
+	__u32 in = bpf_core_field_offset(struct dentry, d_inode);
+
+	if (in > nm && in + 8 - nm <= 64) {
+		bpf_probe_read_kernel(s->window, (in + 8 - nm) & 127, (char *)d + nm);
+		s->key.hash_len = *(__u64 *)(s->window); /* qstr starts with hash_len */
+		s->key.inode = *(__u64 *)(s->window + ((in - nm) & 63));
+	} else {
+		s->key.inode = (__u64)BPF_CORE_READ(d, d_inode);
+		s->key.hash_len = BPF_CORE_READ(d, d_name.hash_len);
+	}
 }
 
 /* An access through an open file, or to the cwd itself when `f` is NULL:
@@ -376,10 +402,9 @@ static __always_inline void emit_path(struct scratch *s, struct task_struct *tas
 		sub = aux & 7;
 
 	key_reset(s, kind, sub, 0, task);
-	s->key.h.dentry = (__u64)p.dentry;
-	s->key.h.mnt = (__u64)p.mnt;
-	s->key.h.inode = (__u64)BPF_CORE_READ(p.dentry, d_inode);
-	s->key.h.hash_len = BPF_CORE_READ(p.dentry, d_name.hash_len);
+	s->key.dentry = (__u64)p.dentry;
+	s->key.mnt = (__u64)p.mnt;
+	key_dentry(s, p.dentry);
 	if (seen_before(s, DEDUP_FILES))
 		return;
 	/* Checked only for a first access: a repeat costs no extra reads. */
@@ -431,14 +456,11 @@ static __always_inline void emit_lookup(struct scratch *s, struct task_struct *t
 	if (dedup_it && name_len < TR_DEDUP_NAME && !(name_flags & TR_F_UNREADABLE)) {
 		key_reset(s, kind, 0, err, task);
 		if (have_base) {
-			s->key.h.dentry = (__u64)base.dentry;
-			s->key.h.mnt = (__u64)base.mnt;
-			s->key.h.inode = (__u64)BPF_CORE_READ(base.dentry, d_inode);
-			s->key.h.hash_len = BPF_CORE_READ(base.dentry, d_name.hash_len);
+			s->key.dentry = (__u64)base.dentry;
+			s->key.mnt = (__u64)base.mnt;
+			key_dentry(s, base.dentry);
 		}
-		s->key.h.name_len = name_len;
-		__builtin_memset(s->key.name, 0, sizeof(s->key.name));
-		bpf_probe_read_kernel(s->key.name, name_len & (TR_DEDUP_NAME - 1), s->name);
+		s->key.name_len = name_len;
 		if (name_len < TR_DEDUP_NAME && seen_before(s, DEDUP_NAMES))
 			return;
 	} else {
@@ -468,6 +490,9 @@ static __always_inline __u32 read_user_name(struct scratch *s, const char *uptr,
 		s->name[0] = 0;
 		return 0;
 	}
+	/* Zero the part of the name a dedup key holds, so that bytes after
+	 * the NUL are the same for equal names. */
+	__builtin_memset(s->name, 0, TR_DEDUP_NAME);
 	n = bpf_probe_read_user_str(s->name, TR_PATH_MAX, uptr);
 	if (n <= 0) {
 		*flags |= TR_F_UNREADABLE;
@@ -551,12 +576,12 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	s = get_scratch();
 	if (!s)
 		return 0;
-	s->root_dentry = (__u64)BPF_CORE_READ(task, fs, root.dentry);
+	s->root_dentry = (__u64)task->fs->root.dentry;
 	if (task->thread_info.status & TS_COMPAT) {
 		/* An ia32 syscall: its number means something else. Tell
 		 * userspace once per process; it marks the trace incomplete. */
 		key_reset(s, 0xff, 0, 0, task);
-		s->key.h.dentry = bpf_get_current_pid_tgid() >> 32;
+		s->key.dentry = bpf_get_current_pid_tgid() >> 32;
 		if (!seen_before(s, DEDUP_FILES)) {
 			fill_header(&s->ev, TR_EV_COMPAT, 0, nr, 0);
 			send(s, DEDUP_FILES);

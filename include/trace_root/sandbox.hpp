@@ -56,7 +56,7 @@ struct VerifyOptions {
     NetworkPolicy network = NetworkPolicy::Host;
     IncompletePolicy incomplete = IncompletePolicy::Fail;
     Verbosity verbosity = Verbosity::Normal;
-    unsigned ringbuf_mb = 64;
+    unsigned ringbuf_mb = 16;
 };
 
 struct VerifyResult {

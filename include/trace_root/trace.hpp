@@ -22,7 +22,7 @@ struct TraceOptions {
     IncompletePolicy incomplete = IncompletePolicy::Fail;
     Verbosity verbosity = Verbosity::Normal;
     IoUringPolicy io_uring = IoUringPolicy::Warn;
-    unsigned ringbuf_mb = 64;
+    unsigned ringbuf_mb = 16;
     // Scope: only the subtree from the first exec of this program (empty:
     // everything), and processes whose executable is not in exclude_exe.
     std::string only_under;

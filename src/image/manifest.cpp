@@ -117,9 +117,11 @@ Result<void> check_digest(std::string_view digest)
     return {};
 }
 
-Result<OciIndex> parse_oci_index(std::string_view text)
+namespace {
+
+// The start of every OCI document: JSON, an object, schemaVersion 2.
+Result<json> parse_versioned_object(std::string_view text, const std::string& what)
 {
-    const std::string what = "index.json";
     auto j = parse_json(text, what);
     if (!j)
         return tl::unexpected(j.error());
@@ -127,6 +129,17 @@ Result<OciIndex> parse_oci_index(std::string_view text)
         return fail(what + ": not a JSON object");
     if (auto r = check_schema_version(*j, what); !r)
         return tl::unexpected(r.error());
+    return j;
+}
+
+}  // namespace
+
+Result<OciIndex> parse_oci_index(std::string_view text)
+{
+    const std::string what = "index.json";
+    auto j = parse_versioned_object(text, what);
+    if (!j)
+        return tl::unexpected(j.error());
     const auto m = j->find("manifests");
     if (m == j->end() || !m->is_array())
         return fail(what + ": \"manifests\" is missing or not an array");
@@ -143,13 +156,9 @@ Result<OciIndex> parse_oci_index(std::string_view text)
 Result<OciManifest> parse_oci_manifest(std::string_view text)
 {
     const std::string what = "image manifest";
-    auto j = parse_json(text, what);
+    auto j = parse_versioned_object(text, what);
     if (!j)
         return tl::unexpected(j.error());
-    if (!j->is_object())
-        return fail(what + ": not a JSON object");
-    if (auto r = check_schema_version(*j, what); !r)
-        return tl::unexpected(r.error());
     const auto c = j->find("config");
     if (c == j->end())
         return fail(what + ": \"config\" is missing");

@@ -301,6 +301,16 @@ private:
 
 // ---- removing what lower layers left --------------------------------------
 
+// The names in a directory stream, without "." and "..".
+std::vector<std::string> entry_names(DIR* d)
+{
+    std::vector<std::string> names;
+    while (dirent* de = readdir(d))
+        if (std::strcmp(de->d_name, ".") != 0 && std::strcmp(de->d_name, "..") != 0)
+            names.emplace_back(de->d_name);
+    return names;
+}
+
 Result<void> remove_tree_at(int dirfd, const std::string& name, const std::string& shown,
                             int depth = 0)
 {
@@ -326,10 +336,7 @@ Result<void> remove_tree_at(int dirfd, const std::string& name, const std::strin
         close(fd);
         return fail(errno_message("cannot read", shown, errno));
     }
-    std::vector<std::string> names;
-    while (dirent* de = readdir(d))
-        if (std::strcmp(de->d_name, ".") != 0 && std::strcmp(de->d_name, "..") != 0)
-            names.emplace_back(de->d_name);
+    const std::vector<std::string> names = entry_names(d);
     Result<void> r;
     for (const auto& n : names) {
         r = remove_tree_at(::dirfd(d), n, shown + "/" + escape_path(n), depth + 1);
@@ -354,10 +361,7 @@ Result<void> empty_directory(int fd, const std::string& shown)
         close(dup_fd);
         return fail(errno_message("cannot read", shown, errno));
     }
-    std::vector<std::string> names;
-    while (dirent* de = readdir(d))
-        if (std::strcmp(de->d_name, ".") != 0 && std::strcmp(de->d_name, "..") != 0)
-            names.emplace_back(de->d_name);
+    const std::vector<std::string> names = entry_names(d);
     closedir(d);
     for (const auto& n : names)
         if (auto r = remove_tree_at(fd, n, shown + "/" + escape_path(n)); !r)

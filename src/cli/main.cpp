@@ -183,10 +183,12 @@ int main(int argc, char** argv)
     app.add_flag("--annotated", opt.annotated, "Write the --list in its annotated form");
     app.add_option("--include", opt.resolve.includes,
                    "Add PATH or GLOB to the set, with its ELF closure and symlink chains "
-                   "(repeatable)");
+                   "(repeatable)")
+        ->allow_extra_args(false);  // one value each: never swallow the command after --
     app.add_option("--include-pack", opt.resolve.include_packs,
                    "Add a named set of files test runs rarely touch in full (repeatable): " +
-                       include_packs_help());
+                       include_packs_help())
+        ->allow_extra_args(false);
     app.add_option("--export", opt.export_dir,
                    "After tracing, export the file set into the image root DIR");
     app.add_flag("--merge", opt.merge, "Let --export write into a non-empty DIR");
@@ -206,7 +208,8 @@ int main(int argc, char** argv)
                    "Record only the subtree that starts at the first exec of this program "
                    "(absolute path), e.g. to leave the test harness out");
     app.add_option("--exclude-exe", opt.trace.exclude_exe,
-                   "Do not record processes running this executable (absolute path; repeatable)");
+                   "Do not record processes running this executable (absolute path; repeatable)")
+        ->allow_extra_args(false);
     app.add_option("--ringbuf-mb", opt.trace.ringbuf_mb, "Ring buffer size in MiB (power of two)")
         ->check(CLI::Range(1u, 1024u));
     app.add_flag("-v,--verbose", opt.verbose, "Show libbpf's messages and more detail");

@@ -83,3 +83,61 @@ TEST_CASE("an unreadable source file stops the export with an error naming it")
     CHECK(r.err.find("Permission denied") != std::string::npos);
     CHECK_FALSE(fs::exists(tmp / ("out" + secret)));
 }
+
+TEST_CASE("two traces of the same deterministic workload give identical allow-lists")
+{
+    TempDir tmp;
+    const std::vector<std::string> cmd = {"/bin/sh", "-c",
+                                          "ls /usr/share/zoneinfo >/dev/null; cat /etc/passwd "
+                                          ">/dev/null; test -e /no/such/file; true"};
+    for (const char* name : {"a.list", "b.list"}) {
+        std::vector<std::string> argv = {kTraceRoot, "-q", "--list", tmp / name, "--"};
+        argv.insert(argv.end(), cmd.begin(), cmd.end());
+        auto r = run(argv);
+        INFO(r.err);
+        REQUIRE(r.exit_status == 0);
+    }
+    const std::string a = slurp(tmp / "a.list"), b = slurp(tmp / "b.list");
+    CHECK(!a.empty());
+    CHECK(a.find("/etc/passwd\n") != std::string::npos);
+    CHECK(a == b);
+    auto diff = run({kTraceRoot, "diff", "--check", tmp / "a.list", tmp / "b.list"});
+    CHECK(diff.exit_status == 0);
+}
+
+TEST_CASE("--only-under leaves the harness out and --exclude-exe drops a program's processes")
+{
+    TempDir tmp;
+    write_text(tmp / "harness.txt", "h");
+    write_text(tmp / "app.txt", "a");
+    write_text(tmp / "noise.txt", "n");
+    // The harness (sh) reads harness.txt, then runs the app (cat) on app.txt, then head on
+    // noise.txt.
+    const std::string script = "read x < " + (tmp / "harness.txt") + "; /usr/bin/cat " +
+                               (tmp / "app.txt") + " >/dev/null; /usr/bin/head " +
+                               (tmp / "noise.txt") + " >/dev/null";
+    auto only = run({kTraceRoot, "-q", "--report", tmp / "only.json", "--only-under",
+                     fs::canonical("/usr/bin/cat").string(), "--", "/bin/sh", "-c", script});
+    INFO(only.err);
+    REQUIRE(only.exit_status == 0);
+    auto r1 = read_report(tmp / "only.json");
+    REQUIRE(r1);
+    auto has_path = [](const Report& r, const std::string& p) {
+        for (const auto& e : r.paths)
+            if (e.path == p)
+                return true;
+        return false;
+    };
+    CHECK(has_path(*r1, tmp / "app.txt"));
+    CHECK_FALSE(has_path(*r1, tmp / "harness.txt"));
+    CHECK_FALSE(has_path(*r1, tmp / "noise.txt"));
+
+    auto excl = run({kTraceRoot, "-q", "--report", tmp / "excl.json", "--exclude-exe",
+                     fs::canonical("/usr/bin/head").string(), "--", "/bin/sh", "-c", script});
+    REQUIRE(excl.exit_status == 0);
+    auto r2 = read_report(tmp / "excl.json");
+    REQUIRE(r2);
+    CHECK(has_path(*r2, tmp / "harness.txt"));
+    CHECK(has_path(*r2, tmp / "app.txt"));
+    CHECK_FALSE(has_path(*r2, tmp / "noise.txt"));
+}

@@ -35,12 +35,11 @@ Result<std::vector<std::string>> paths_to_export(const ExportArgs& a)
     auto set = resolve_report(*report, ro);
     if (!set)
         return tl::unexpected(set.error());
-    for (const auto& p : set->problems)
-        std::cerr << "trace-root: problem: " << escape_path(p) << "\n";
-    if (!set->problems.empty() && !a.accept_problems)
-        return fail(std::to_string(set->problems.size()) + " problem(s) resolving " +
-                        escape_path(a.report) + "; nothing was exported",
-                    "fix them, or pass --accept-problems to export anyway");
+    if (auto r = check_problems(*set, a.accept_problems ? ProblemPolicy::Accept
+                                                        : ProblemPolicy::Fail,
+                                escape_path(a.report), "nothing was exported", "export");
+        !r)
+        return tl::unexpected(r.error());
     return exportable_paths(*set);
 }
 

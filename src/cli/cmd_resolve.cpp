@@ -19,8 +19,6 @@ namespace trace_root {
 
 namespace {
 
-enum class ProblemPolicy { Fail, Accept };
-
 struct ResolveArgs {
     std::string root = "/";
     std::vector<std::string> includes;
@@ -68,22 +66,6 @@ void add_resolve_options(CLI::App* sub, ResolveArgs& a)
     sub->add_option("--include-pack", a.packs, "Add a named set of files (see below)");
     sub->add_flag("--accept-problems", a.accept_problems,
                   "Write the output even when some paths could not be resolved");
-}
-
-void print_problems(const FileSet& set)
-{
-    for (const auto& p : set.problems)
-        std::cerr << "trace-root: problem: " << escape_path(p) << "\n";
-}
-
-Result<void> check_problems(const FileSet& set, ProblemPolicy policy, const std::string& what)
-{
-    print_problems(set);
-    if (set.problems.empty() || policy == ProblemPolicy::Accept)
-        return {};
-    return fail(std::to_string(set.problems.size()) + " problem(s) resolving " + what +
-                    "; nothing was written",
-                "fix them, or pass --accept-problems to write the list anyway");
 }
 
 Result<void> emit(const std::string& output, const std::string& text)
@@ -164,7 +146,8 @@ Outcome run_list(const ListArgs& a)
     if (!set)
         return tl::unexpected(set.error());
     if (auto r = check_problems(*set, a.accept_problems ? ProblemPolicy::Accept
-                                                        : ProblemPolicy::Fail, a.report);
+                                                        : ProblemPolicy::Fail, a.report,
+                                "nothing was written", "write the list");
         !r)
         return tl::unexpected(r.error());
     const auto style = a.annotated ? ListStyle::Annotated : ListStyle::Plain;
@@ -185,7 +168,8 @@ Outcome run_merge(const MergeArgs& a)
     }
     FileSet merged = merge_filesets(sets);
     if (auto r = check_problems(merged, a.accept_problems ? ProblemPolicy::Accept
-                                                         : ProblemPolicy::Fail, "the inputs");
+                                                         : ProblemPolicy::Fail, "the inputs",
+                                "nothing was written", "write the list");
         !r)
         return tl::unexpected(r.error());
     const auto style = a.annotated ? ListStyle::Annotated : ListStyle::Plain;

@@ -91,13 +91,11 @@ Outcome run_main_pipeline(MainOptions& opt)
     auto set = resolve_report(report, opt.resolve);
     if (!set)
         return tl::unexpected(set.error());
-    for (const auto& p : set->problems)
-        std::cerr << "trace-root: " << (opt.accept_problems ? "warning: " : "error: ") << p
-                  << "\n";
-    if (!set->problems.empty() && !opt.accept_problems)
-        return fail(std::to_string(set->problems.size()) +
-                        " paths of the trace could not be resolved; nothing was written",
-                    "fix them, or pass --accept-problems to go on without them");
+    if (auto r = check_problems(*set, opt.accept_problems ? ProblemPolicy::Accept
+                                                          : ProblemPolicy::Fail,
+                                "the trace", "nothing was written or exported", "go on");
+        !r)
+        return tl::unexpected(r.error());
 
     // Step 5: the allow-list.
     if (!opt.list_file.empty()) {

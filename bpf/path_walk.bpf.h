@@ -88,16 +88,17 @@ static long walk_step(__u32 index, struct walk_ctx *c)
 	return 0;
 }
 
-/* Walks `p` up to `root`. Returns the start offset in walk_buffer(); the
- * path is walk[start .. TR_PATH_MAX). */
+/* Walks (vfsmnt, dentry) up to (root_mnt, root_dentry). Returns the start
+ * offset in walk_buffer(); the path is walk[start .. TR_PATH_MAX). */
 static __always_inline __u32 walk_path(struct vfsmount *vfsmnt, struct dentry *dentry,
-				       struct path *root, __u32 *flags)
+				       struct vfsmount *root_mnt, struct dentry *root_dentry,
+				       __u32 *flags)
 {
 	struct walk_ctx c = {
 		.dentry = dentry,
 		.vfsmnt = vfsmnt,
-		.root_dentry = BPF_CORE_READ(root, dentry),
-		.root_mnt = BPF_CORE_READ(root, mnt),
+		.root_dentry = root_dentry,
+		.root_mnt = root_mnt,
 		.pos = TR_PATH_MAX,
 	};
 	char *buf;

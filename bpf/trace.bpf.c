@@ -2,22 +2,38 @@
 /*
  * trace-root's kernel side: record every file a process tree touches.
  *
- * One tp_btf/sys_exit program decodes every file syscall through a table
- * (the `syscalls` map, filled by userspace) instead of one handler per
- * syscall. It runs at exit so it sees the result: the fd an open returned
- * is resolved to the file the kernel really opened, failures carry their
- * errno, and user strings are read after the kernel itself copied them (so
- * their pages are resident). x86-64 keeps the argument registers intact in
- * pt_regs across the syscall, so the arguments are read there.
+ * One raw_tp/sys_exit program decodes every file syscall through a table
+ * (`syscall_table`, filled by userspace before load) instead of one handler
+ * per syscall. It runs at exit so it sees the result: the fd an open
+ * returned is resolved to the file the kernel really opened, failures carry
+ * their errno, and user strings are read after the kernel itself copied
+ * them (so their pages are resident). x86-64 keeps the argument registers
+ * intact in pt_regs across the syscall, so the arguments are read there.
+ *
+ * Why raw_tp and not tp_btf: a tp_btf program makes libbpf parse the whole
+ * of /sys/kernel/btf/vmlinux to find the attach point (about 20 ms, on
+ * every start), while a raw tracepoint attaches by name. The CO-RE
+ * relocations then need only the few types this file uses, which
+ * userspace supplies from a small BTF made at build time when it matches
+ * the running kernel (see src/trace/kernel_btf.cpp).
+ *
+ * Why the work sits in global functions: the verifier checks a global
+ * (non-static, noinline) function once, on its own, instead of once for
+ * every path that reaches it. Each start-up pays for verification, so the
+ * code is cut into global functions that take plain integers.
  *
  * Scope: `traced` holds the tgids of the tree. sched_process_fork adds a
  * child in the kernel before it can run; threads share the tgid. Exec is
  * seen at sched_process_exec, where bprm names the file actually run.
  *
- * Repeats: the `dedup` LRU map remembers (file or name, kind, result).
- * An exact repeat is not sent again. Eviction only costs a repeat event; a
- * first access is never suppressed, and when sending fails the key is
- * removed again so the next repeat gets through.
+ * Repeats: one syscall's whole access (the file it reached, the directory
+ * its name is relative to, the name, the kind and the result) is reduced
+ * to a 128-bit keyed hash, and the `dedup` map remembers the hashes sent.
+ * An exact repeat is not sent again. A first access is never suppressed
+ * unless two different accesses hash alike: the two 64-bit lanes are
+ * seeded at random on every run, so that takes about 2^64 distinct
+ * accesses. When sending fails the key is removed again so the next repeat
+ * gets through; when the map is full, accesses are simply sent every time.
  *
  * Loss: every place an event can be dropped increments a per-CPU counter;
  * userspace fails the run when any is non-zero.
@@ -37,7 +53,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define MAP_ANONYMOUS 0x20
 #define TS_COMPAT 0x0002
 #define FMODE_CREATED 0x100000
-#define NR_SYSCALLS 512
+#define EFAULT 14
 
 #define PIPEFS_MAGIC 0x50495045
 #define SOCKFS_MAGIC 0x534F434B
@@ -53,63 +69,36 @@ char LICENSE[] SEC("license") = "GPL";
 #define BPF_FS_MAGIC 0xcafe4a11
 #define SECURITYFS_MAGIC 0x73636673
 
-/* Dedup keys. Accesses through a file are keyed on the head alone (a small
- * key hashes fast); lookups by name add the name, zero-padded. */
-struct dedup_head {
-	__u64 dentry;
-	__u64 inode;
-	__u64 mnt;
-	__u64 root;
-	__u64 hash_len;
-	__u32 generation;
-	__s32 err;
-	__u8 kind;
-	__u8 sub;
-	__u16 name_len;
-	__u32 pad;
-};
+/* Names up to this length are deduplicated (hashed word by word, unrolled);
+ * a longer one is sent every time. */
+#define HASH_NAME_MAX 248
 
-struct dedup_key {
-	struct dedup_head h;
-	char name[TR_DEDUP_NAME];
-};
+/* Filled by userspace before load; read-only to the programs. */
+const volatile struct tr_syscall syscall_table[TR_NR_SYSCALLS] = {};
+const volatile __u64 hash_seed[2] = {};
 
 struct scratch {
 	struct tr_event ev;
 	char data[2 * TR_PATH_MAX + 64];
 	char walk[TR_PATH_MAX + TR_NAME_MAX];
-	/* The dedup key's head, and right after it the name: a names key
-	 * is the head plus the name's first TR_DEDUP_NAME bytes, read where
-	 * they lie, so the name is never copied into a key. */
-	struct dedup_head key;
 	char name[TR_PATH_MAX];
-	__u64 root_dentry; /* task->fs->root.dentry, read once per event */
 	char window[128 + 16]; /* a span of one kernel struct, read at once */
+	struct pt_regs regs;
+	/* The access being decoded. */
+	__u64 root_mnt, root_dentry;   /* task->fs->root */
+	__u64 file_mnt, file_dentry;   /* the file reached, or the cwd */
+	__u64 base_mnt, base_dentry;   /* what a relative name is relative to */
+	__u32 fmode, fflags;
+	__u64 key[2];                  /* dedup key being built */
 };
-
-_Static_assert(__builtin_offsetof(struct scratch, name) ==
-		       __builtin_offsetof(struct scratch, key) + sizeof(struct dedup_head),
-	       "a names key must be the head followed directly by the name");
-_Static_assert(sizeof(struct dedup_key) == sizeof(struct dedup_head) + TR_DEDUP_NAME,
-	       "the names map's key is the head and the name's first bytes");
-
-#define DEDUP_NONE 0
-#define DEDUP_FILES 1
-#define DEDUP_NAMES 2
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* allocated at fork, not at start-up */
 	__type(key, __u32);
 	__type(value, __u8);
 } traced SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, NR_SYSCALLS);
-	__type(key, __u32);
-	__type(value, struct tr_syscall);
-} syscalls SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -123,19 +112,16 @@ struct {
 	__uint(max_entries, 64 << 20); /* resized by userspace before load */
 } events SEC(".maps");
 
+/* Not an LRU: an LRU map preallocates every element at creation, which
+ * cost several milliseconds of each start-up. A full map only stops new
+ * accesses from being deduplicated; nothing is lost. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 131072);
-	__type(key, struct dedup_head);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 262144);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64[2]);
 	__type(value, __u8);
-} dedup_files SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 131072);
-	__type(key, struct dedup_key);
-	__type(value, __u8);
-} dedup_names SEC(".maps");
+} dedup SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -174,47 +160,108 @@ static __always_inline int is_traced(__u32 tgid)
 	return bpf_map_lookup_elem(&traced, &tgid) != NULL;
 }
 
-static __always_inline __u64 arg_of(struct pt_regs *regs, int i)
+/* One step of the keyed hash: two multiply-xorshift lanes. */
+static __always_inline void mix(struct scratch *s, __u64 w)
 {
-	switch (i) {
-	case 0: return regs->di;
-	case 1: return regs->si;
-	case 2: return regs->dx;
-	case 3: return regs->r10;
-	case 4: return regs->r8;
-	case 5: return regs->r9;
+	__u64 a = (s->key[0] ^ w) * 0x9E3779B97F4A7C15ULL;
+	__u64 b = (s->key[1] + w) * 0xC2B2AE3D27D4EB4FULL;
+
+	s->key[0] = a ^ (a >> 29);
+	s->key[1] = b ^ (b >> 31);
+}
+
+static __always_inline void key_start(struct scratch *s, __u64 what)
+{
+	s->key[0] = hash_seed[0];
+	s->key[1] = hash_seed[1];
+	mix(s, what);
+	mix(s, rename_generation);
+	mix(s, s->root_dentry);
+}
+
+/* Mixes a dentry's identity into the key: its address, its inode and the
+ * hash and length of its name (a freed dentry's address can be reused for
+ * another file; all three together cannot, in practice). */
+static __always_inline void key_dentry(struct scratch *s, __u64 mnt, __u64 dentry)
+{
+	struct dentry *d = (struct dentry *)dentry;
+	__u32 nm = bpf_core_field_offset(struct dentry, d_name);
+	__u32 in = bpf_core_field_offset(struct dentry, d_inode);
+
+	mix(s, mnt);
+	mix(s, dentry);
+	if (in > nm && in + 8 - nm <= 64) {
+		bpf_probe_read_kernel(s->window, (in + 8 - nm) & 127, (char *)d + nm);
+		mix(s, *(__u64 *)(s->window)); /* qstr starts with hash_len */
+		mix(s, *(__u64 *)(s->window + ((in - nm) & 63)));
+	} else {
+		mix(s, (__u64)BPF_CORE_READ(d, d_inode));
+		mix(s, BPF_CORE_READ(d, d_name.hash_len));
 	}
+}
+
+/* Mixes the first `len` bytes of s->name; the bytes after them are not
+ * looked at (they hold whatever an earlier name left). */
+static __always_inline void key_name(struct scratch *s, __u32 len)
+{
+	__u32 i;
+
+	mix(s, len);
+#pragma unroll
+	for (i = 0; i < HASH_NAME_MAX / 8; i++) {
+		if (8 * i + 8 > len)
+			break;
+		mix(s, *(__u64 *)(s->name + 8 * i));
+	}
+	if (len & 7) {
+		__u64 w = *(__u64 *)(s->name + ((len & ~7u) & (TR_PATH_MAX - 8)));
+		mix(s, w & ((1ULL << (8 * (len & 7))) - 1));
+	}
+}
+
+/* Returns 1 when the key in s->key was seen before; inserts it otherwise. */
+static __always_inline int seen_before(struct scratch *s)
+{
+	__u8 one = 1;
+	__u64 k[2] = {s->key[0] ^ (s->key[1] >> 17), s->key[1] ^ (s->key[0] << 13)};
+
+	s->key[0] = k[0];
+	s->key[1] = k[1];
+	if (bpf_map_lookup_elem(&dedup, k)) {
+		count(TR_C_DEDUP_HITS);
+		return 1;
+	}
+	if (bpf_map_update_elem(&dedup, k, &one, BPF_ANY) != 0)
+		count(TR_C_DEDUP_FAILED);
 	return 0;
 }
 
-static __always_inline struct file *fd_file(struct task_struct *task, int fd)
+static __always_inline void forget(struct scratch *s)
 {
-	/* Probe reads cost a helper call each, so the fd table's two fields
-	 * are read in one. */
-	struct files_struct *files = BPF_CORE_READ(task, files);
-	struct fdtable *fdt;
-	struct {
-		unsigned int max_fds;
-		struct file **fd;
-	} head = {};
-	struct file *f = NULL;
+	__u64 k[2] = {s->key[0], s->key[1]};
+	bpf_map_delete_elem(&dedup, k);
+}
 
-	if (!files || fd < 0)
-		return NULL;
-	fdt = BPF_CORE_READ(files, fdt);
+/* The struct file behind fd `fd` of the current task, 0 when none. */
+__noinline __u64 tr_fd_file(__s32 fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt;
+	struct file *f = NULL;
+	unsigned int max_fds;
+	struct file **arr;
+
+	if (fd < 0)
+		return 0;
+	fdt = BPF_CORE_READ(task, files, fdt);
 	if (!fdt)
-		return NULL;
-	if (bpf_core_field_offset(struct fdtable, max_fds) == 0 &&
-	    bpf_core_field_offset(struct fdtable, fd) == 8) {
-		bpf_probe_read_kernel(&head, sizeof(head), fdt);
-	} else {
-		head.max_fds = BPF_CORE_READ(fdt, max_fds);
-		head.fd = BPF_CORE_READ(fdt, fd);
-	}
-	if ((unsigned int)fd >= head.max_fds || !head.fd)
-		return NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), &head.fd[fd]);
-	return f;
+		return 0;
+	max_fds = BPF_CORE_READ(fdt, max_fds);
+	arr = BPF_CORE_READ(fdt, fd);
+	if ((unsigned int)fd >= max_fds || !arr)
+		return 0;
+	bpf_probe_read_kernel(&f, sizeof(f), &arr[fd]);
+	return (__u64)f;
 }
 
 /* Kernel-internal file systems (pipes, sockets, anon inodes, namespaces)
@@ -254,46 +301,46 @@ static __always_inline void fill_header(struct tr_event *ev, __u32 type, __u32 k
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 }
 
-/* Walks `p` and stores it as string 0 of the event. */
-static __always_inline void put_path0(struct scratch *s, struct vfsmount *mnt,
-				      struct dentry *dentry, struct path *root)
+/* Reads task->fs->root into the scratch area: every path walk stops there. */
+static __always_inline void read_root(struct scratch *s)
 {
-	__u32 flags = 0;
-	__u32 start = walk_path(mnt, dentry, root, &flags);
-	__u32 len;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct path p = BPF_CORE_READ(task, fs, root);
 
+	s->root_mnt = (__u64)p.mnt;
+	s->root_dentry = (__u64)p.dentry;
+}
+
+/* Walks (mnt, dentry) up to the task's root and stores the path as string
+ * 0 of the event. Returns 0, or -1 when the path could not be had whole. */
+__noinline int tr_put_path0(__u64 mnt, __u64 dentry)
+{
+	struct scratch *s = get_scratch();
+	__u32 flags = 0, start, len;
+
+	if (!s)
+		return -1;
+	start = walk_path((struct vfsmount *)mnt, (struct dentry *)dentry,
+			  (struct vfsmount *)s->root_mnt, (struct dentry *)s->root_dentry, &flags);
+	s->ev.flags[0] |= flags;
 	if (flags & TR_F_TRUNCATED) {
 		count(TR_C_PATH_TRUNCATED);
-		len = 0;
-	} else {
-		if (start > TR_PATH_MAX)
-			start = TR_PATH_MAX;
-		len = TR_PATH_MAX - start;
-		if (len > TR_PATH_MAX)
-			len = TR_PATH_MAX;
-		bpf_probe_read_kernel(s->data, len & (2 * TR_PATH_MAX - 1),
-				      s->walk + (start & (TR_PATH_MAX - 1)));
+		s->ev.len[0] = 0;
+		return -1;
 	}
+	if (start > TR_PATH_MAX)
+		start = TR_PATH_MAX;
+	len = TR_PATH_MAX - start;
+	if (len > TR_PATH_MAX)
+		len = TR_PATH_MAX;
+	bpf_probe_read_kernel(s->data, len & (2 * TR_PATH_MAX - 1),
+			      s->walk + (start & (TR_PATH_MAX - 1)));
 	s->ev.len[0] = len;
-	s->ev.flags[0] |= flags;
+	return 0;
 }
 
-/* Stores the first `len` bytes of s->name as string 1. */
-static __always_inline void put_name1(struct scratch *s, __u32 len)
-{
-	__u32 off = s->ev.len[0];
-
-	if (off > TR_PATH_MAX)
-		off = TR_PATH_MAX;
-	if (len >= TR_PATH_MAX)
-		len = TR_PATH_MAX - 1;
-	bpf_probe_read_kernel(s->data + off, len & (TR_PATH_MAX - 1), s->name);
-	s->ev.len[1] = len;
-}
-
-/* Sends the event; on failure counts the loss and forgets the dedup key so
- * the next repeat is sent. */
-static __always_inline void send(struct scratch *s, int deduped)
+/* Sends the event in the scratch area. Returns 0, or -1 (counted). */
+static __always_inline int send(struct scratch *s)
 {
 	__u64 size = sizeof(struct tr_event) + (__u64)s->ev.len[0] + s->ev.len[1];
 
@@ -301,318 +348,277 @@ static __always_inline void send(struct scratch *s, int deduped)
 		size = sizeof(struct tr_event) + 2 * TR_PATH_MAX;
 	if (bpf_ringbuf_output(&events, &s->ev, size, 0) != 0) {
 		count(TR_C_RINGBUF_FULL);
-		if (deduped == DEDUP_FILES)
-			bpf_map_delete_elem(&dedup_files, &s->key);
-		else if (deduped == DEDUP_NAMES)
-			bpf_map_delete_elem(&dedup_names, &s->key);
-		return;
+		return -1;
 	}
 	count(TR_C_EVENTS);
-}
-
-/* Returns 1 when this exact access was already sent (suppress it). The key
- * must be filled in s->key (only its head for DEDUP_FILES). Inserts it
- * otherwise. */
-static __always_inline int seen_before(struct scratch *s, __u32 which)
-{
-	__u8 one = 1;
-	long err;
-
-	if (which == DEDUP_NAMES) {
-		if (bpf_map_lookup_elem(&dedup_names, &s->key)) {
-			count(TR_C_DEDUP_HITS);
-			return 1;
-		}
-		err = bpf_map_update_elem(&dedup_names, &s->key, &one, BPF_ANY);
-	} else {
-		if (bpf_map_lookup_elem(&dedup_files, &s->key)) {
-			count(TR_C_DEDUP_HITS);
-			return 1;
-		}
-		err = bpf_map_update_elem(&dedup_files, &s->key, &one, BPF_ANY);
-	}
-	if (err != 0)
-		count(TR_C_DEDUP_FAILED);
 	return 0;
 }
 
-static __always_inline void key_reset(struct scratch *s, __u8 kind, __u8 sub, __s32 err,
-				      struct task_struct *task)
+/* An access through s->file_* (an open file or the cwd). Returns 0, or -1
+ * when the event could not be sent. */
+__noinline int tr_emit_file(__u32 kind, __u32 nr, __u32 aux)
 {
-	__builtin_memset(&s->key, 0, sizeof(s->key));
-	s->key.kind = kind;
-	s->key.sub = sub;
-	s->key.err = err;
-	s->key.generation = rename_generation;
-	s->key.root = s->root_dentry;
-}
-
-/* The dentry's identity for a dedup key: its inode and the hash and
- * length of its name, read in one probe read (they are 16 bytes apart). */
-static __always_inline void key_dentry(struct scratch *s, struct dentry *d)
-{
-	__u32 nm = bpf_core_field_offset(struct dentry, d_name);
-	__u32 in = bpf_core_field_offset(struct dentry, d_inode);
-
-	if (in > nm && in + 8 - nm <= 64) {
-		bpf_probe_read_kernel(s->window, (in + 8 - nm) & 127, (char *)d + nm);
-		s->key.hash_len = *(__u64 *)(s->window); /* qstr starts with hash_len */
-		s->key.inode = *(__u64 *)(s->window + ((in - nm) & 63));
-	} else {
-		s->key.inode = (__u64)BPF_CORE_READ(d, d_inode);
-		s->key.hash_len = BPF_CORE_READ(d, d_name.hash_len);
-	}
-}
-
-/* An access through an open file, or to the cwd itself when `f` is NULL:
- * its path as string 0. */
-static __always_inline void emit_path(struct scratch *s, struct task_struct *task,
-				      struct file *f, __u32 kind, __u32 nr, __u32 aux)
-{
-	struct path p;
-	struct path root;
+	struct scratch *s = get_scratch();
 	unsigned long magic;
-	__u32 fmode = 0, fflags = 0;
-	__u8 sub = 0;
+	struct vfsmount *mnt;
+	struct dentry *d;
 
-	if (f) {
-		/* f_mode, f_flags and f_path lie within a few dozen bytes of
-		 * each other: one probe read instead of three. */
-		__u32 lo = bpf_core_field_offset(struct file, f_mode);
-		__u32 fl = bpf_core_field_offset(struct file, f_flags);
-		__u32 pa = bpf_core_field_offset(struct file, f_path);
-		if (fl > lo && pa > lo && pa + sizeof(struct path) - lo <= 128) {
-			bpf_probe_read_kernel(s->window, (pa + sizeof(struct path) - lo) & 127,
-					      (char *)f + lo);
-			fmode = *(__u32 *)(s->window);
-			fflags = *(__u32 *)(s->window + ((fl - lo) & 127));
-			p.mnt = *(struct vfsmount **)(s->window + ((pa - lo) & 127));
-			p.dentry = *(struct dentry **)(s->window + ((pa - lo + 8) & 127));
-		} else {
-			p = BPF_CORE_READ(f, f_path);
-			fmode = BPF_CORE_READ(f, f_mode);
-			fflags = BPF_CORE_READ(f, f_flags);
-		}
-	} else {
-		p = BPF_CORE_READ(task, fs, pwd);
-	}
-	if (kind == TR_K_OPEN)
-		sub = (fflags & 3) | ((fmode & FMODE_CREATED) ? 4 : 0) | ((fmode & 0x4000) ? 8 : 0);
-	else if (kind == TR_K_MMAP)
-		sub = aux & 7;
-
-	key_reset(s, kind, sub, 0, task);
-	s->key.dentry = (__u64)p.dentry;
-	s->key.mnt = (__u64)p.mnt;
-	key_dentry(s, p.dentry);
-	if (seen_before(s, DEDUP_FILES))
-		return;
-	/* Checked only for a first access: a repeat costs no extra reads. */
-	magic = BPF_CORE_READ(p.mnt, mnt_sb, s_magic);
+	if (!s)
+		return -1;
+	mnt = (struct vfsmount *)s->file_mnt;
+	d = (struct dentry *)s->file_dentry;
+	magic = BPF_CORE_READ(mnt, mnt_sb, s_magic);
 	if (internal_fs(magic))
-		return;
-
+		return 0;
 	fill_header(&s->ev, TR_EV_FILE, kind, nr, 0);
-	s->ev.mode = BPF_CORE_READ(p.dentry, d_inode, i_mode);
-	s->ev.aux = kind == TR_K_OPEN ? fflags : aux;
-	s->ev.aux2 = fmode;
-	if (fmode & FMODE_CREATED)
+	s->ev.mode = BPF_CORE_READ(d, d_inode, i_mode);
+	s->ev.aux = kind == TR_K_OPEN ? s->fflags : aux;
+	s->ev.aux2 = s->fmode;
+	if (s->fmode & FMODE_CREATED)
 		s->ev.flags[0] |= TR_F_CREATED;
 	if (pseudo_fs(magic))
 		s->ev.flags[0] |= TR_F_PSEUDO;
-	root = BPF_CORE_READ(task, fs, root);
-	put_path0(s, p.mnt, p.dentry, &root);
-	send(s, DEDUP_FILES);
+	tr_put_path0((__u64)mnt, (__u64)d);
+	return send(s);
 }
 
-/* The directory a name is relative to: the dirfd's file, or the cwd. */
-static __always_inline int base_of(struct task_struct *task, int dirfd, struct path *out)
+/* Fills s->file_* and the mode and flags from a struct file. */
+__noinline int tr_file_of(__u64 file)
 {
-	if (dirfd == AT_FDCWD) {
-		*out = BPF_CORE_READ(task, fs, pwd);
-		return 0;
-	}
-	struct file *f = fd_file(task, dirfd);
-	if (!f)
+	struct scratch *s = get_scratch();
+	struct file *f = (struct file *)file;
+	/* f_mode, f_flags and f_path lie within a few dozen bytes of each
+	 * other: one probe read instead of three. */
+	__u32 lo = bpf_core_field_offset(struct file, f_mode);
+	__u32 fl = bpf_core_field_offset(struct file, f_flags);
+	__u32 pa = bpf_core_field_offset(struct file, f_path);
+
+	if (!s)
 		return -1;
-	*out = BPF_CORE_READ(f, f_path);
+	if (fl > lo && pa > lo && pa + sizeof(struct path) - lo <= 128) {
+		bpf_probe_read_kernel(s->window, (pa + sizeof(struct path) - lo) & 127,
+				      (char *)f + lo);
+		s->fmode = *(__u32 *)(s->window);
+		s->fflags = *(__u32 *)(s->window + ((fl - lo) & 127));
+		s->file_mnt = *(__u64 *)(s->window + ((pa - lo) & 127));
+		s->file_dentry = *(__u64 *)(s->window + ((pa - lo + 8) & 127));
+	} else {
+		struct path p = BPF_CORE_READ(f, f_path);
+		s->fmode = BPF_CORE_READ(f, f_mode);
+		s->fflags = BPF_CORE_READ(f, f_flags);
+		s->file_mnt = (__u64)p.mnt;
+		s->file_dentry = (__u64)p.dentry;
+	}
 	return 0;
 }
 
-/* A lookup by name: string 0 = base directory (empty for an absolute
- * name), string 1 = the name as passed. `name_len` bytes are in s->name. */
-static __always_inline void emit_lookup(struct scratch *s, struct task_struct *task,
-					__u32 type, __u32 kind, __u32 nr, __s32 err, int dirfd,
-					__u32 name_len, __u8 name_flags, int dedup_it)
+/* Fills s->file_* with the cwd. */
+static __always_inline void cwd_as_file(struct scratch *s)
 {
-	struct path base = {};
-	struct path root;
-	int relative = name_len == 0 || s->name[0] != '/';
-	int have_base = 0;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct path p = BPF_CORE_READ(task, fs, pwd);
 
-	if (relative)
-		have_base = base_of(task, dirfd, &base) == 0;
-
-	if (dedup_it && name_len < TR_DEDUP_NAME && !(name_flags & TR_F_UNREADABLE)) {
-		key_reset(s, kind, 0, err, task);
-		if (have_base) {
-			s->key.dentry = (__u64)base.dentry;
-			s->key.mnt = (__u64)base.mnt;
-			key_dentry(s, base.dentry);
-		}
-		s->key.name_len = name_len;
-		if (name_len < TR_DEDUP_NAME && seen_before(s, DEDUP_NAMES))
-			return;
-	} else {
-		dedup_it = 0;
-	}
-
-	fill_header(&s->ev, type, kind, nr, err);
-	s->ev.flags[1] = name_flags;
-	if (have_base) {
-		root = BPF_CORE_READ(task, fs, root);
-		put_path0(s, base.mnt, base.dentry, &root);
-	} else if (relative) {
-		/* A relative name whose dirfd is not open: nothing to anchor it. */
-		s->ev.flags[0] |= TR_F_UNREADABLE;
-	}
-	put_name1(s, name_len);
-	send(s, dedup_it ? DEDUP_NAMES : DEDUP_NONE);
+	s->fmode = 0;
+	s->fflags = 0;
+	s->file_mnt = (__u64)p.mnt;
+	s->file_dentry = (__u64)p.dentry;
 }
 
-/* Reads a user string into s->name. Returns its length without the NUL;
- * sets TR_F_UNREADABLE or TR_F_TRUNCATED in *flags. */
-static __always_inline __u32 read_user_name(struct scratch *s, const char *uptr, __u8 *flags)
+/* Fills s->base_* with the directory a relative name is relative to: the
+ * dirfd's file, or the cwd. Returns 0, or -1 when the dirfd is not open. */
+__noinline int tr_base_of(__s32 dirfd)
 {
+	struct scratch *s = get_scratch();
+
+	if (!s)
+		return -1;
+	if (dirfd == AT_FDCWD) {
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+		struct path p = BPF_CORE_READ(task, fs, pwd);
+		s->base_mnt = (__u64)p.mnt;
+		s->base_dentry = (__u64)p.dentry;
+		return 0;
+	}
+	struct file *f = (struct file *)tr_fd_file(dirfd);
+	if (!f)
+		return -1;
+	struct path p = BPF_CORE_READ(f, f_path);
+	s->base_mnt = (__u64)p.mnt;
+	s->base_dentry = (__u64)p.dentry;
+	return 0;
+}
+
+/* Reads a user (or, with `kernel`, a kernel) string into s->name. Returns
+ * its length without the NUL, with TR_F_UNREADABLE or TR_F_TRUNCATED
+ * shifted left by 16. */
+__noinline __u32 tr_read_name(__u64 ptr, __u32 kernel)
+{
+	struct scratch *s = get_scratch();
 	long n;
 
-	if (!uptr) {
+	if (!s)
+		return TR_F_UNREADABLE << 16;
+	if (!ptr) {
 		s->name[0] = 0;
 		return 0;
 	}
-	/* Zero the part of the name a dedup key holds, so that bytes after
-	 * the NUL are the same for equal names. */
-	__builtin_memset(s->name, 0, TR_DEDUP_NAME);
-	n = bpf_probe_read_user_str(s->name, TR_PATH_MAX, uptr);
+	if (kernel)
+		n = bpf_probe_read_kernel_str(s->name, TR_PATH_MAX, (const char *)ptr);
+	else
+		n = bpf_probe_read_user_str(s->name, TR_PATH_MAX, (const char *)ptr);
 	if (n <= 0) {
-		*flags |= TR_F_UNREADABLE;
 		s->name[0] = 0;
-		return 0;
+		return TR_F_UNREADABLE << 16;
 	}
 	if (n >= TR_PATH_MAX)
-		*flags |= TR_F_TRUNCATED;
+		return (TR_F_TRUNCATED << 16) | (TR_PATH_MAX - 1);
 	return (__u32)(n - 1);
 }
 
-static __always_inline void handle_name(struct scratch *s, struct task_struct *task, __u32 nr,
-					long ret, __u8 kind, int dirfd, const char *uptr,
-					int absolute_only)
+/* A lookup by name, the name in s->name: string 0 = base directory (from
+ * s->base_*, when `have_base`), string 1 = the name as passed. Returns 0,
+ * or -1 when the event could not be sent. */
+__noinline int tr_emit_lookup(__u32 type_kind, __u32 nr, __s32 err, __u32 len_flags,
+			      __u32 have_base)
 {
-	__u8 nflags = 0;
-	__u32 len;
-	__s32 err = ret < 0 ? (__s32)ret : 0;
+	struct scratch *s = get_scratch();
+	__u32 len = len_flags & 0xffff;
+	__u8 nflags = len_flags >> 16;
 
-	len = read_user_name(s, uptr, &nflags);
+	if (!s)
+		return -1;
+	fill_header(&s->ev, type_kind >> 8, type_kind & 0xff, nr, err);
+	s->ev.flags[1] = nflags;
+	if (have_base)
+		tr_put_path0(s->base_mnt, s->base_dentry);
+	else if (len == 0 || s->name[0] != '/')
+		/* A relative name whose dirfd is not open: nothing to anchor it. */
+		s->ev.flags[0] |= TR_F_UNREADABLE;
+	if (len >= TR_PATH_MAX)
+		len = TR_PATH_MAX - 1;
+	__u32 off = s->ev.len[0];
+	if (off > TR_PATH_MAX)
+		off = TR_PATH_MAX;
+	bpf_probe_read_kernel(s->data + off, len & (TR_PATH_MAX - 1), s->name);
+	s->ev.len[1] = len;
+	return send(s);
+}
+
+/* Counts what is wrong with a name just read; returns 0 to go on with it,
+ * -1 to drop it (the program's own bad pointer). */
+static __always_inline int check_name(__u32 len_flags, __s32 err)
+{
+	__u8 nflags = len_flags >> 16;
+
 	if (nflags & TR_F_UNREADABLE) {
 		/* EFAULT is the program's own bad pointer; anything else means
 		 * the kernel read a name we could not. */
-		if (err != -14)
-			count(TR_C_NAME_UNREADABLE);
-		else
-			return;
+		if (err == -EFAULT)
+			return -1;
+		count(TR_C_NAME_UNREADABLE);
 	}
-	if (absolute_only && (len == 0 || s->name[0] != '/'))
-		return;
 	if (nflags & TR_F_TRUNCATED)
 		count(TR_C_PATH_TRUNCATED);
-	/* State-changing calls are rare and must all be seen in order. */
-	int dedup_it = kind != TR_K_MKDIR && kind != TR_K_CREATE && kind != TR_K_REMOVE &&
-		       kind != TR_K_TRUNCATE;
-	emit_lookup(s, task, TR_EV_LOOKUP, kind, nr, err, dirfd, len, nflags, dedup_it);
-}
-
-/* The name arguments of one call (rename and link have two). They are
- * handled in a bpf_loop() callback, so the verifier checks that code once
- * rather than once per name. */
-struct names_ctx {
-	__u64 uptr[2];
-	__s32 dirfd[2];
-	__u8 kind[2];
-	__u8 absolute_only[2];
-	long ret;
-	__u32 nr;
-};
-
-static long name_step(__u32 i, struct names_ctx *c)
-{
-	struct scratch *s = get_scratch();
-	struct task_struct *task = bpf_get_current_task_btf();
-
-	if (!s)
-		return 1;
-	i &= 1;
-	handle_name(s, task, c->nr, c->ret, c->kind[i], c->dirfd[i], (const char *)c->uptr[i],
-		    c->absolute_only[i]);
 	return 0;
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
+static __always_inline int relative_name(struct scratch *s, __u32 len_flags)
 {
-	__u32 nr = (__u32)regs->orig_ax;
-	struct tr_syscall *sc;
-	struct task_struct *task;
-	struct scratch *s;
+	return (len_flags & 0xffff) == 0 || s->name[0] != '/';
+}
 
-	if (nr >= NR_SYSCALLS)
-		return 0;
-	sc = bpf_map_lookup_elem(&syscalls, &nr);
-	if (!sc || (!sc->kind && !sc->special))
-		return 0;
-	if (!is_traced(bpf_get_current_pid_tgid() >> 32))
-		return 0;
+/* One name argument, not deduplicated: state-changing calls (rare, and
+ * all needed in order) and the two names of rename and link. */
+__noinline int tr_name_plain(__u64 uptr, __s32 dirfd, __u32 kind, __u32 nr, __s32 err)
+{
+	struct scratch *s = get_scratch();
+	__u32 lf = tr_read_name(uptr, 0);
+	int have_base = 0;
 
-	task = bpf_get_current_task_btf();
-	s = get_scratch();
+	if (!s || check_name(lf, err) != 0)
+		return 0;
+	if (relative_name(s, lf))
+		have_base = tr_base_of(dirfd) == 0;
+	tr_emit_lookup((TR_EV_LOOKUP << 8) | (kind & 0xff), nr, err, lf, have_base);
+	return 0;
+}
+
+static __always_inline __u64 arg_of(struct pt_regs *r, int i)
+{
+	switch (i) {
+	case 0: return r->di;
+	case 1: return r->si;
+	case 2: return r->dx;
+	case 3: return r->r10;
+	case 4: return r->r8;
+	case 5: return r->r9;
+	}
+	return 0;
+}
+
+/* The part of sys_exit that runs for every syscall of the traced tree. */
+__noinline int tr_sys_exit(__u64 regs_addr, __s64 ret)
+{
+	struct scratch *s = get_scratch();
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct pt_regs *r;
+	__u32 nr;
+
 	if (!s)
 		return 0;
-	s->root_dentry = (__u64)task->fs->root.dentry;
-	if (task->thread_info.status & TS_COMPAT) {
+	r = &s->regs;
+	/* pt_regs is user ABI on x86-64 (ptrace's user_regs_struct). */
+	if (bpf_probe_read_kernel(r, sizeof(*r), (void *)regs_addr) != 0)
+		return 0;
+	nr = (__u32)r->orig_ax;
+
+	if (BPF_CORE_READ(task, thread_info.status) & TS_COMPAT) {
 		/* An ia32 syscall: its number means something else. Tell
 		 * userspace once per process; it marks the trace incomplete. */
-		key_reset(s, 0xff, 0, 0, task);
-		s->key.dentry = bpf_get_current_pid_tgid() >> 32;
-		if (!seen_before(s, DEDUP_FILES)) {
+		s->root_dentry = 0;
+		key_start(s, 0xc0c0);
+		mix(s, bpf_get_current_pid_tgid() >> 32);
+		if (!seen_before(s)) {
 			fill_header(&s->ev, TR_EV_COMPAT, 0, nr, 0);
-			send(s, DEDUP_FILES);
+			if (send(s) != 0)
+				forget(s);
 		}
 		return 0;
 	}
+	if (nr >= TR_NR_SYSCALLS)
+		return 0;
+	const volatile struct tr_syscall *sc = &syscall_table[nr];
+	__u8 kind = sc->kind, special = sc->special, kind2 = sc->kind2;
+	__s8 dirfd_arg = sc->dirfd_arg, path_arg = sc->path_arg, fd_arg = sc->fd_arg;
+	__s8 flags_arg = sc->flags_arg;
+	if (!kind && !special)
+		return 0;
 
-	/* Decide what was accessed, then emit it from one place: each inlined
-	 * copy of an emit costs the verifier (and so every start-up) dearly. */
-	struct file *file = NULL;   /* accessed through this open file, or */
-	int at_cwd = 0;             /* accessed: the cwd itself */
+	__s32 err = ret < 0 ? (__s32)ret : 0;
+	int have_file = 0;          /* accessed: s->file_* */
 	__u32 fkind = 0, faux = 0;
 	int names = 1;              /* record the name arguments too */
 	int absolute_only = 0;      /* only names that do not depend on the old cwd */
 
-	switch (sc->special) {
+	switch (special) {
 	case TR_SYS_IO_URING:
 		if (ret >= 0) {
 			fill_header(&s->ev, TR_EV_IO_URING, 0, nr, 0);
-			send(s, DEDUP_NONE);
+			send(s);
 		}
 		return 0;
 	case TR_SYS_MMAP: {
-		int fd = (int)arg_of(regs, 4);
-		if ((ret < 0 && ret > -4096) || (arg_of(regs, 3) & MAP_ANONYMOUS) || fd < 0)
+		int fd = (int)r->r8;
+		__u64 f;
+		if ((ret < 0 && ret > -4096) || (r->r10 & MAP_ANONYMOUS) || fd < 0)
 			return 0;
-		file = fd_file(task, fd);
-		if (!file)
+		f = tr_fd_file(fd);
+		if (!f)
 			return 0;
+		tr_file_of(f);
+		have_file = 1;
 		fkind = TR_K_MMAP;
-		faux = (__u32)arg_of(regs, 2);
+		faux = (__u32)r->dx;
 		names = 0;
 		break;
 	}
@@ -620,9 +626,14 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		if (ret == 0) {
 			/* The new cwd; of the name, only an absolute one can be
 			 * anchored: the cwd a relative one was relative to is gone. */
-			at_cwd = 1;
+			cwd_as_file(s);
+			have_file = 1;
 			fkind = TR_K_CHDIR;
 			absolute_only = 1;
+			if (fd_arg >= 0)
+				names = 0;
+		} else if (fd_arg >= 0) {
+			return 0;
 		}
 		break;
 	case TR_SYS_EXECVE:
@@ -634,56 +645,127 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	if (!fkind && sc->yields_fd && ret >= 0) {
 		/* The name as asked for is recorded too: the fd only knows the
 		 * final file, and the image needs every symlink on the way. */
-		file = fd_file(task, (int)ret);
-		fkind = file ? TR_K_OPEN : 0;
-	} else if (!fkind && sc->fd_arg >= 0) {
+		__u64 f = tr_fd_file((__s32)ret);
+		if (f) {
+			tr_file_of(f);
+			have_file = 1;
+			fkind = TR_K_OPEN;
+		}
+	} else if (!fkind && fd_arg >= 0) {
+		__u64 f;
 		if (ret < 0)
 			return 0;
-		file = fd_file(task, (int)arg_of(regs, sc->fd_arg));
-		fkind = file ? sc->kind : 0;
+		f = tr_fd_file((__s32)arg_of(r, fd_arg));
+		if (!f)
+			return 0;
+		tr_file_of(f);
+		have_file = 1;
+		fkind = kind;
 		names = 0;
-	} else if (!fkind && sc->flags_arg >= 0 && ret >= 0 &&
-		   (arg_of(regs, sc->flags_arg) & AT_EMPTY_PATH)) {
+	} else if (!fkind && flags_arg >= 0 && ret >= 0 && (arg_of(r, flags_arg) & AT_EMPTY_PATH)) {
 		/* The AT_EMPTY_PATH form of a stat works on the dirfd. */
 		char c = 0;
-		const char *p = (const char *)arg_of(regs, sc->path_arg);
+		const char *p = (const char *)arg_of(r, path_arg);
 		if (p)
 			bpf_probe_read_user(&c, 1, p);
 		if (!p || c == 0) {
-			int fd = (int)arg_of(regs, sc->dirfd_arg);
-			if (fd == AT_FDCWD)
-				at_cwd = 1;
-			else
-				file = fd_file(task, fd);
-			fkind = (file || at_cwd) ? sc->kind : 0;
+			int fd = (int)arg_of(r, dirfd_arg);
+			if (fd == AT_FDCWD) {
+				cwd_as_file(s);
+				have_file = 1;
+			} else {
+				__u64 f = tr_fd_file(fd);
+				if (!f)
+					return 0;
+				tr_file_of(f);
+				have_file = 1;
+			}
+			fkind = kind;
 			names = 0;
 		}
 	}
+	if (path_arg < 0)
+		names = 0;
 
-	if (fkind)
-		emit_path(s, task, at_cwd ? NULL : file, fkind, nr, faux);
-	if (!names)
+	__u64 uptr = names ? arg_of(r, path_arg) : 0;
+	__s32 dirfd = dirfd_arg >= 0 ? (__s32)arg_of(r, dirfd_arg) : AT_FDCWD;
+
+	if (names && (kind2 || kind == TR_K_MKDIR || kind == TR_K_CREATE ||
+		      kind == TR_K_REMOVE || kind == TR_K_TRUNCATE)) {
+		/* Two names, or a call that changes the tree: never merged. */
+		if (have_file)
+			tr_emit_file(fkind, nr, faux);
+		tr_name_plain(uptr, dirfd, kind, nr, err);
+		if (kind2 && sc->path_arg2 >= 0) {
+			__s8 d2 = sc->dirfd_arg2;
+			tr_name_plain(arg_of(r, sc->path_arg2),
+				      d2 >= 0 ? (__s32)arg_of(r, d2) : AT_FDCWD, kind2, nr, err);
+			if (ret == 0 && kind == TR_K_REMOVE && kind2 == TR_K_CREATE)
+				__sync_fetch_and_add(&rename_generation, 1);
+		}
 		return 0;
-	struct names_ctx c = {.ret = ret, .nr = nr};
-	__u32 n = 0;
-	if (sc->path_arg >= 0) {
-		c.uptr[0] = arg_of(regs, sc->path_arg);
-		c.dirfd[0] = sc->dirfd_arg >= 0 ? (int)arg_of(regs, sc->dirfd_arg) : AT_FDCWD;
-		c.kind[0] = sc->kind;
-		c.absolute_only[0] = absolute_only;
-		n = 1;
-		if (sc->kind2 && sc->path_arg2 >= 0) {
-			c.uptr[1] = arg_of(regs, sc->path_arg2);
-			c.dirfd[1] = sc->dirfd_arg2 >= 0 ? (int)arg_of(regs, sc->dirfd_arg2) : AT_FDCWD;
-			c.kind[1] = sc->kind2;
-			n = 2;
+	}
+
+	/* One access: the file reached and/or one name. Build its key. */
+	__u32 lf = 0;
+	int have_base = 0, dedup_it = 1;
+	read_root(s);
+	if (names) {
+		lf = tr_read_name(uptr, 0);
+		if (check_name(lf, err) != 0) {
+			names = 0;
+		} else if (absolute_only && relative_name(s, lf)) {
+			names = 0;
+		} else {
+			if (relative_name(s, lf))
+				have_base = tr_base_of(dirfd) == 0;
+			if ((lf >> 16) || (lf & 0xffff) > HASH_NAME_MAX)
+				dedup_it = 0;
 		}
 	}
-	if (n)
-		bpf_loop(n, name_step, &c, 0);
-	if (n == 2 && ret == 0 && sc->kind == TR_K_REMOVE && sc->kind2 == TR_K_CREATE)
-		__sync_fetch_and_add(&rename_generation, 1);
+	if (!have_file && !names)
+		return 0;
+	if (dedup_it) {
+		key_start(s, ((__u64)fkind << 40) | ((__u64)kind << 32) | (__u32)err);
+		if (have_file) {
+			__u32 sub = 0;
+			if (fkind == TR_K_OPEN)
+				sub = (s->fflags & 3) | ((s->fmode & FMODE_CREATED) ? 4 : 0) |
+				      ((s->fmode & 0x4000) ? 8 : 0);
+			else if (fkind == TR_K_MMAP)
+				sub = faux & 7;
+			mix(s, sub);
+			key_dentry(s, s->file_mnt, s->file_dentry);
+		}
+		if (names) {
+			if (have_base)
+				key_dentry(s, s->base_mnt, s->base_dentry);
+			key_name(s, lf & 0xffff);
+		}
+		if (seen_before(s))
+			return 0;
+	}
+
+	int failed = 0;
+	if (have_file)
+		failed |= tr_emit_file(fkind, nr, faux);
+	if (names) {
+		if (have_file) {
+			/* tr_emit_file used the scratch event; the name is intact. */
+		}
+		failed |= tr_emit_lookup((TR_EV_LOOKUP << 8) | kind, nr, err, lf, have_base);
+	}
+	if (failed && dedup_it)
+		forget(s);
 	return 0;
+}
+
+SEC("raw_tp/sys_exit")
+int on_sys_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	if (!is_traced(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	return tr_sys_exit(ctx->args[0], (__s64)ctx->args[1]);
 }
 
 /* Parses "/dev/fd/N" or "/dev/fd/N/rest" (how the kernel names an
@@ -717,7 +799,7 @@ static __always_inline int parse_dev_fd(const char *name, __u32 len, __u32 *rest
 	return -1;
 }
 
-/* Copies the user-visible part of s->name starting at `off` to its front. */
+/* Copies the part of s->name starting at `off` to its front. */
 static __always_inline __u32 shift_name(struct scratch *s, __u32 off, __u32 len)
 {
 	__u32 n;
@@ -733,75 +815,73 @@ static __always_inline __u32 shift_name(struct scratch *s, __u32 off, __u32 len)
 	return n;
 }
 
-SEC("tp_btf/sched_process_exec")
-int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+/* The exec name and interpreter, after the TR_EV_EXEC event was sent. */
+__noinline int tr_exec_names(__u64 filename, __u64 interp)
 {
+	struct scratch *s = get_scratch();
+	__u32 lf, len, rest = 0;
+	__s32 dirfd = AT_FDCWD;
+	int have_base = 0;
+
+	if (!s)
+		return 0;
+	/* The name it was asked for, relative to the cwd or an execveat dirfd. */
+	lf = tr_read_name(filename, 1);
+	check_name(lf, 0);
+	len = lf & 0xffff;
+	if (!(lf >> 16)) {
+		int fd = parse_dev_fd(s->name, len, &rest);
+		if (fd >= 0) {
+			dirfd = fd;
+			len = shift_name(s, rest, len);
+			lf = len;
+		}
+	}
+	if (relative_name(s, lf))
+		have_base = tr_base_of(dirfd) == 0;
+	tr_emit_lookup((TR_EV_EXEC_NAME << 8) | TR_K_EXEC_NAME, 0, 0, lf, have_base);
+
+	/* The #! interpreter, when a script handler replaced it. */
+	if (interp && interp != filename) {
+		lf = tr_read_name(interp, 1);
+		check_name(lf, 0);
+		have_base = relative_name(s, lf) && tr_base_of(AT_FDCWD) == 0;
+		tr_emit_lookup((TR_EV_EXEC_NAME << 8) | TR_K_INTERP, 0, 0, lf, have_base);
+	}
+	return 0;
+}
+
+SEC("raw_tp/sched_process_exec")
+int on_exec(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct linux_binprm *bprm = (struct linux_binprm *)ctx->args[2];
 	struct scratch *s;
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct path fpath, root;
-	const char *filename = BPF_CORE_READ(bprm, filename);
-	const char *interp = BPF_CORE_READ(bprm, interp);
-	long n;
 
 	if (!is_traced(bpf_get_current_pid_tgid() >> 32))
 		return 0;
 	s = get_scratch();
 	if (!s)
 		return 0;
+	read_root(s);
 
 	/* The file the kernel really runs. */
 	struct file *f = BPF_CORE_READ(bprm, file);
-	fpath = BPF_CORE_READ(f, f_path);
-	root = BPF_CORE_READ(task, fs, root);
+	struct path fpath = BPF_CORE_READ(f, f_path);
 	fill_header(&s->ev, TR_EV_EXEC, TR_K_EXEC_FILE, 0, 0);
 	s->ev.mode = BPF_CORE_READ(f, f_inode, i_mode);
-	s->ev.aux = old_pid;
-	put_path0(s, fpath.mnt, fpath.dentry, &root);
-	send(s, DEDUP_NONE);
+	s->ev.aux = (__u32)ctx->args[1];
+	tr_put_path0((__u64)fpath.mnt, (__u64)fpath.dentry);
+	send(s);
 
-	/* The name it was asked for, relative to the cwd or an execveat dirfd. */
-	__u8 nflags = 0;
-	__u32 len = 0;
-	int dirfd = AT_FDCWD;
-	n = bpf_probe_read_kernel_str(s->name, TR_PATH_MAX, filename);
-	if (n > 0) {
-		__u32 rest = 0;
-		len = n - 1;
-		int fd = parse_dev_fd(s->name, len, &rest);
-		if (fd >= 0) {
-			dirfd = fd;
-			len = shift_name(s, rest, len);
-		}
-	} else {
-		nflags |= TR_F_UNREADABLE;
-		count(TR_C_NAME_UNREADABLE);
-	}
-	if (n >= TR_PATH_MAX) {
-		nflags |= TR_F_TRUNCATED;
-		count(TR_C_PATH_TRUNCATED);
-	}
-	emit_lookup(s, task, TR_EV_EXEC_NAME, TR_K_EXEC_NAME, 0, 0, dirfd, len, nflags, 0);
-
-	/* The #! interpreter, when a script handler replaced it. */
-	if (interp && interp != filename) {
-		s = get_scratch();
-		if (!s)
-			return 0;
-		nflags = 0;
-		n = bpf_probe_read_kernel_str(s->name, TR_PATH_MAX, interp);
-		len = n > 0 ? n - 1 : 0;
-		if (n <= 0) {
-			nflags |= TR_F_UNREADABLE;
-			count(TR_C_NAME_UNREADABLE);
-		}
-		emit_lookup(s, task, TR_EV_EXEC_NAME, TR_K_INTERP, 0, 0, AT_FDCWD, len, nflags, 0);
-	}
+	tr_exec_names((__u64)BPF_CORE_READ(bprm, filename), (__u64)BPF_CORE_READ(bprm, interp));
 	return 0;
 }
 
-SEC("tp_btf/sched_process_fork")
-int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
+SEC("raw_tp/sched_process_fork")
+int on_fork(struct bpf_raw_tracepoint_args *ctx)
 {
+	struct task_struct *parent = (struct task_struct *)ctx->args[0];
+	struct task_struct *child = (struct task_struct *)ctx->args[1];
 	__u32 ptgid = BPF_CORE_READ(parent, tgid);
 	__u32 ctgid = BPF_CORE_READ(child, tgid);
 	__u32 cpid = BPF_CORE_READ(child, pid);
@@ -820,17 +900,19 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	fill_header(&s->ev, TR_EV_FORK, 0, 0, 0);
 	s->ev.tgid = ptgid;
 	s->ev.aux = ctgid;
-	send(s, DEDUP_NONE);
+	send(s);
 	return 0;
 }
 
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(on_exit, struct task_struct *task, bool group_dead)
+SEC("raw_tp/sched_process_exit")
+int on_exit(struct bpf_raw_tracepoint_args *ctx)
 {
+	struct task_struct *task = (struct task_struct *)ctx->args[0];
 	__u32 tgid = BPF_CORE_READ(task, tgid);
 	struct scratch *s;
 
-	if (!group_dead || !is_traced(tgid))
+	/* args[1] is group_dead: the last thread of the process is exiting. */
+	if (!ctx->args[1] || !is_traced(tgid))
 		return 0;
 	bpf_map_delete_elem(&traced, &tgid);
 	s = get_scratch();
@@ -839,6 +921,6 @@ int BPF_PROG(on_exit, struct task_struct *task, bool group_dead)
 	fill_header(&s->ev, TR_EV_EXIT, 0, 0, 0);
 	s->ev.tgid = tgid;
 	s->ev.aux = BPF_CORE_READ(task, exit_code);
-	send(s, DEDUP_NONE);
+	send(s);
 	return 0;
 }

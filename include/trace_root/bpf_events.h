@@ -16,7 +16,7 @@
 #define TR_PATH_MAX 4096    /* a path longer than this is flagged truncated */
 #define TR_NAME_MAX 256     /* one component, NAME_MAX + 1 */
 #define TR_MAX_DEPTH 2048   /* components walked: PATH_MAX / 2 */
-#define TR_DEDUP_NAME 128   /* power of two; longer lookups by name are never deduplicated */
+#define TR_NR_SYSCALLS 512  /* size of the syscall decoding table */
 
 enum tr_event_type {
 	/* An access through a file the kernel opened: s0 = absolute path of
@@ -80,8 +80,8 @@ enum tr_counter {
 	TR_C_MAX,
 };
 
-/* Per-syscall decoding, filled by userspace into the `syscalls` array map
- * indexed by syscall number. arg indexes are 0..5, or -1 for none. */
+/* Per-syscall decoding, filled by userspace into the programs' read-only
+ * `syscall_table`, indexed by syscall number. arg indexes are 0..5, or -1 for none. */
 struct tr_syscall {
 	__u8 kind;         /* enum tr_kind of the name-based access, 0 = not traced */
 	__s8 dirfd_arg;    /* argument holding the dirfd, -1 = AT_FDCWD */

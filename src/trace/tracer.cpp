@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -24,6 +25,7 @@
 #include <memory>
 
 #include "collector.hpp"
+#include "kernel_btf.hpp"
 #include "syscall_table.hpp"
 #include "trace.skel.h"
 #include "trace_root/escape.hpp"
@@ -194,7 +196,25 @@ Result<std::unique_ptr<trace_bpf, SkelDeleter>> load_tracer(const TraceOptions& 
                     "(every major distribution's kernel since 2020 has it)");
 
     // Step 1: open.
-    std::unique_ptr<trace_bpf, SkelDeleter> skel(trace_bpf__open());
+    const auto t_open = std::chrono::steady_clock::now();
+    // CO-RE relocations against the small BTF embedded at build time when
+    // this is the kernel it was cut from; libbpf parses the full kernel BTF
+    // otherwise. TRACE_ROOT_FULL_BTF=1 forces the full BTF.
+    std::string why_full = "TRACE_ROOT_FULL_BTF is set";
+    const char* force_full = getenv("TRACE_ROOT_FULL_BTF");
+    Fd btf_fd(force_full && *force_full && std::strcmp(force_full, "0") != 0
+                  ? -1
+                  : open_embedded_btf(why_full));
+    const std::string btf_path =
+        btf_fd.fd >= 0 ? "/proc/self/fd/" + std::to_string(btf_fd.fd) : std::string();
+    if (options.verbosity == Verbosity::Verbose)
+        std::cerr << "trace-root: CO-RE relocations use "
+                  << (btf_fd.fd >= 0 ? "the small BTF embedded at build time"
+                                     : "the full kernel BTF (" + why_full + ")")
+                  << "\n";
+    LIBBPF_OPTS(bpf_object_open_opts, open_opts,
+                .btf_custom_path = btf_path.empty() ? nullptr : btf_path.c_str());
+    std::unique_ptr<trace_bpf, SkelDeleter> skel(trace_bpf__open_opts(&open_opts));
     if (!skel)
         return fail(std::string("cannot open the BPF object: ") + std::strerror(errno));
 
@@ -204,6 +224,17 @@ Result<std::unique_ptr<trace_bpf, SkelDeleter>> load_tracer(const TraceOptions& 
         mb <<= 1;
     if (bpf_map__set_max_entries(skel->maps.events, mb << 20) != 0)
         return fail("cannot size the ring buffer to " + std::to_string(mb) + " MiB");
+
+    // The syscall decoding table and the dedup hash's seed are read-only
+    // data of the programs, set before load.
+    for (const auto& entry : traced_syscalls()) {
+        if (entry.nr >= TR_NR_SYSCALLS)
+            return fail(std::string("syscall ") + entry.name + " is beyond the decoding table");
+        skel->rodata->syscall_table[entry.nr] = entry.decode;
+    }
+    if (getrandom(static_cast<void*>(skel->rodata->hash_seed), sizeof skel->rodata->hash_seed,
+                  0) != sizeof skel->rodata->hash_seed)
+        return fail(std::string("cannot seed the dedup hash: ") + std::strerror(errno));
 
     // With -v the verifier's statistics (instructions processed, time) are
     // printed for each program.
@@ -220,6 +251,7 @@ Result<std::unique_ptr<trace_bpf, SkelDeleter>> load_tracer(const TraceOptions& 
     }
 
     // Step 3: load (the verifier runs here).
+    const auto t_load = std::chrono::steady_clock::now();
     if (int err = trace_bpf__load(skel.get()); err != 0) {
         const int e = -err;
         if (e == EPERM || e == EACCES)
@@ -238,20 +270,22 @@ Result<std::unique_ptr<trace_bpf, SkelDeleter>> load_tracer(const TraceOptions& 
         }
     }
 
-    // Step 4: tell the kernel side how to decode each syscall.
-    const int sys_fd = bpf_map__fd(skel->maps.syscalls);
-    for (const auto& entry : traced_syscalls())
-        if (bpf_map_update_elem(sys_fd, &entry.nr, &entry.decode, BPF_ANY) != 0)
-            return fail(std::string("cannot fill the syscall table at ") + entry.name + ": " +
-                        std::strerror(errno));
-
+    const auto t_loaded = std::chrono::steady_clock::now();
     // Step 5: attach.
     if (int err = trace_bpf__attach(skel.get()); err != 0) {
         const int e = -err;
         if (e == EPERM || e == EACCES)
             return tl::unexpected(permission_error(e));
         return fail(std::string("cannot attach the BPF programs: ") + std::strerror(e),
-                    "trace-root needs tp_btf tracepoints (kernel 5.5 or later with BTF)");
+                    "trace-root needs raw tracepoints and BPF ring buffers (kernel 5.8 or later)");
+    }
+    if (options.verbosity == Verbosity::Verbose) {
+        const auto ms = [](auto a, auto b) {
+            return std::to_string(std::chrono::duration<double, std::milli>(b - a).count());
+        };
+        const auto t_done = std::chrono::steady_clock::now();
+        std::cerr << "trace-root: start-up: open " << ms(t_open, t_load) << " ms, load "
+                  << ms(t_load, t_loaded) << " ms, attach " << ms(t_loaded, t_done) << " ms\n";
     }
     return skel;
 }

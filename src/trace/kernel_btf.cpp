@@ -1,0 +1,127 @@
+// Deciding whether the small BTF cut at build time can stand in for the
+// running kernel's full BTF. libbpf needs kernel BTF only to resolve the
+// CO-RE relocations of trace.bpf.c; the small BTF holds exactly the types
+// those name. Using it on a different kernel would give wrong field
+// offsets, so it is used only when the kernel is provably the one it was
+// cut from.
+#include "kernel_btf.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+namespace trace_root {
+
+namespace {
+
+bool read_small_file(const std::string& path, std::vector<unsigned char>& out, size_t limit)
+{
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    out.clear();
+    unsigned char buf[4096];
+    for (;;) {
+        const ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            close(fd);
+            return n == 0;
+        }
+        if (out.size() + static_cast<size_t>(n) > limit) {
+            close(fd);
+            return false;
+        }
+        out.insert(out.end(), buf, buf + n);
+    }
+}
+
+// A GNU build-ID note: namesz 4, type NT_GNU_BUILD_ID (3), name "GNU\0".
+// The notes are a sequence of ELF notes; walk them with bounds checks.
+bool has_build_id(const std::vector<unsigned char>& notes)
+{
+    size_t off = 0;
+    auto word = [&](size_t at) {
+        uint32_t v;
+        std::memcpy(&v, notes.data() + at, 4);
+        return v;
+    };
+    auto align4 = [](uint64_t v) { return (v + 3) & ~uint64_t{3}; };
+    while (off + 12 <= notes.size()) {
+        const uint64_t namesz = word(off), descsz = word(off + 4), type = word(off + 8);
+        const uint64_t name_at = off + 12;
+        const uint64_t desc_at = name_at + align4(namesz);
+        const uint64_t next = desc_at + align4(descsz);
+        if (next > notes.size())
+            return false;
+        if (type == 3 && namesz == 4 && descsz > 0 &&
+            std::memcmp(notes.data() + name_at, "GNU", 4) == 0)
+            return true;
+        off = static_cast<size_t>(next);
+    }
+    return false;
+}
+
+}  // namespace
+
+bool embedded_btf_matches(const EmbeddedBtf& embedded, const std::string& notes_path,
+                          const std::string& vmlinux_path, std::string& why)
+{
+    if (embedded.btf_size == 0) {
+        why = "no small BTF was embedded at build time";
+        return false;
+    }
+    std::vector<unsigned char> notes;
+    if (!read_small_file(notes_path, notes, 1 << 16)) {
+        why = "cannot read " + notes_path;
+        return false;
+    }
+    if (!has_build_id(notes)) {
+        why = notes_path + " holds no build ID";
+        return false;
+    }
+    if (notes.size() != embedded.notes_size ||
+        std::memcmp(notes.data(), embedded.notes, notes.size()) != 0) {
+        why = "the kernel is not the one trace-root was built on";
+        return false;
+    }
+    struct stat st;
+    if (stat(vmlinux_path.c_str(), &st) != 0 ||
+        static_cast<uint64_t>(st.st_size) != embedded.vmlinux_size) {
+        why = "the kernel's BTF differs from the one trace-root was built with";
+        return false;
+    }
+    return true;
+}
+
+int open_embedded_btf(std::string& why)
+{
+    if (!embedded_btf_matches(kEmbeddedBtf, "/sys/kernel/notes", "/sys/kernel/btf/vmlinux", why))
+        return -1;
+    const int fd = memfd_create("trace-root-btf", MFD_CLOEXEC);
+    if (fd < 0) {
+        why = std::string("memfd_create: ") + std::strerror(errno);
+        return -1;
+    }
+    size_t done = 0;
+    while (done < kEmbeddedBtf.btf_size) {
+        const ssize_t n = write(fd, kEmbeddedBtf.btf + done, kEmbeddedBtf.btf_size - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            why = std::string("cannot write the small BTF: ") + std::strerror(errno);
+            close(fd);
+            return -1;
+        }
+        done += static_cast<size_t>(n);
+    }
+    return fd;
+}
+
+}  // namespace trace_root

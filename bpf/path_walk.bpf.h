@@ -24,26 +24,35 @@
 
 #define TR_WALK_BUF (TR_PATH_MAX + TR_NAME_MAX)
 
-struct walk_ctx {
-	struct dentry *dentry;
-	struct vfsmount *vfsmnt;
-	struct dentry *root_dentry;
-	struct vfsmount *root_mnt;
-	__u32 pos;      /* the path occupies walk[pos .. TR_PATH_MAX) */
+/* The walk's state lives in the per-CPU scratch area rather than on the
+ * stack: the verifier does not track what a map value holds, so the loop
+ * callback is verified in one pass instead of once per distinct range of
+ * `pos` it could reach. */
+struct walk_state {
+	__u64 dentry;
+	__u64 vfsmnt;
+	__u64 root_dentry;
+	__u64 root_mnt;
+	__u32 pos;      /* the path occupies buf[pos .. TR_PATH_MAX) */
 	__u32 flags;
 	__u32 done;
+	__u32 pad;
 };
 
-static __always_inline char *walk_buffer(void);
+struct walk_ref {
+	struct walk_state *w;
+	char *buf;      /* TR_WALK_BUF bytes */
+};
 
-static long walk_step(__u32 index, struct walk_ctx *c)
+static long walk_step(__u32 index, struct walk_ref *c)
 {
-	struct dentry *d = c->dentry;
-	struct vfsmount *vm = c->vfsmnt;
-	char *buf;
+	struct walk_state *w = c->w;
+	struct dentry *d = (struct dentry *)w->dentry;
+	struct vfsmount *vm = (struct vfsmount *)w->vfsmnt;
+	__u32 pos = w->pos;
 
-	if (d == c->root_dentry && vm == c->root_mnt) {
-		c->done = 1;
+	if (w->dentry == w->root_dentry && w->vfsmnt == w->root_mnt) {
+		w->done = 1;
 		return 1;
 	}
 
@@ -56,70 +65,66 @@ static long walk_step(__u32 index, struct walk_ctx *c)
 
 		if (m == mp || !mp) {
 			/* Top of this mount tree, and not the task's root. */
-			c->flags |= TR_F_OUTSIDE;
-			c->done = 1;
+			w->flags |= TR_F_OUTSIDE;
+			w->done = 1;
 			return 1;
 		}
-		c->dentry = BPF_CORE_READ(m, mnt_mountpoint);
-		c->vfsmnt = &mp->mnt;
+		w->dentry = (__u64)BPF_CORE_READ(m, mnt_mountpoint);
+		w->vfsmnt = (__u64)&mp->mnt;
 		return 0;
 	}
 
 	struct qstr name = BPF_CORE_READ(d, d_name);
 	__u32 len = name.len;
 
-	if (len == 0 || len >= TR_NAME_MAX || c->pos < len + 1) {
-		c->flags |= TR_F_TRUNCATED;
-		c->done = 1;
+	if (len == 0 || len >= TR_NAME_MAX || pos > TR_PATH_MAX || pos < len + 1) {
+		w->flags |= TR_F_TRUNCATED;
+		w->done = 1;
 		return 1;
 	}
-	buf = walk_buffer();
-	if (!buf) {
-		c->flags |= TR_F_TRUNCATED;
-		c->done = 1;
-		return 1;
-	}
-	c->pos -= len;
-	bpf_probe_read_kernel(buf + (c->pos & (TR_PATH_MAX - 1)), len & (TR_NAME_MAX - 1),
+	pos -= len;
+	bpf_probe_read_kernel(c->buf + (pos & (TR_PATH_MAX - 1)), len & (TR_NAME_MAX - 1),
 			      name.name);
-	c->pos -= 1;
-	buf[c->pos & (TR_PATH_MAX - 1)] = '/';
-	c->dentry = parent;
+	pos -= 1;
+	c->buf[pos & (TR_PATH_MAX - 1)] = '/';
+	w->pos = pos;
+	w->dentry = (__u64)parent;
 	return 0;
 }
 
-/* Walks (vfsmnt, dentry) up to (root_mnt, root_dentry). Returns the start
- * offset in walk_buffer(); the path is walk[start .. TR_PATH_MAX). */
-static __always_inline __u32 walk_path(struct vfsmount *vfsmnt, struct dentry *dentry,
-				       struct vfsmount *root_mnt, struct dentry *root_dentry,
+/* Walks (vfsmnt, dentry) up to (root_mnt, root_dentry), writing the path
+ * at the end of `buf`. Returns the start offset; the path is
+ * buf[start .. TR_PATH_MAX). */
+static __always_inline __u32 walk_path(struct walk_state *w, char *buf, __u64 vfsmnt,
+				       __u64 dentry, __u64 root_mnt, __u64 root_dentry,
 				       __u32 *flags)
 {
-	struct walk_ctx c = {
-		.dentry = dentry,
-		.vfsmnt = vfsmnt,
-		.root_dentry = root_dentry,
-		.root_mnt = root_mnt,
-		.pos = TR_PATH_MAX,
-	};
-	char *buf;
+	struct walk_ref c = {.w = w, .buf = buf};
+	struct dentry *d = (struct dentry *)dentry;
+
+	w->dentry = dentry;
+	w->vfsmnt = vfsmnt;
+	w->root_dentry = root_dentry;
+	w->root_mnt = root_mnt;
+	w->pos = TR_PATH_MAX;
+	w->flags = 0;
+	w->done = 0;
 
 	/* d_unlinked(): unhashed and not a root. */
-	if (!BPF_CORE_READ(dentry, d_hash.pprev) && BPF_CORE_READ(dentry, d_parent) != dentry)
-		c.flags |= TR_F_DELETED;
+	if (!BPF_CORE_READ(d, d_hash.pprev) && BPF_CORE_READ(d, d_parent) != d)
+		w->flags |= TR_F_DELETED;
 
 	bpf_loop(TR_MAX_DEPTH, walk_step, &c, 0);
-	if (!c.done)
-		c.flags |= TR_F_TRUNCATED;
-	if (c.pos == TR_PATH_MAX && !(c.flags & TR_F_TRUNCATED)) {
+	__u32 pos = w->pos, fl = w->flags;
+	if (!w->done)
+		fl |= TR_F_TRUNCATED;
+	if (pos == TR_PATH_MAX && !(fl & TR_F_TRUNCATED)) {
 		/* The file is the root itself. */
-		buf = walk_buffer();
-		if (buf) {
-			c.pos = TR_PATH_MAX - 1;
-			buf[c.pos & (TR_PATH_MAX - 1)] = '/';
-		}
+		pos = TR_PATH_MAX - 1;
+		buf[pos & (TR_PATH_MAX - 1)] = '/';
 	}
-	*flags |= c.flags;
-	return c.pos;
+	*flags |= fl;
+	return pos;
 }
 
 #endif /* TRACE_ROOT_PATH_WALK_BPF_H */

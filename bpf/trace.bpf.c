@@ -45,6 +45,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "trace_root/bpf_events.h"
+#include "path_walk.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -80,15 +81,21 @@ const volatile __u64 hash_seed[2] = {};
 struct scratch {
 	struct tr_event ev;
 	char data[2 * TR_PATH_MAX + 64];
-	char walk[TR_PATH_MAX + TR_NAME_MAX];
+	char walk[TR_WALK_BUF];
+	struct walk_state walk_state;
 	char name[TR_PATH_MAX];
 	char window[128 + 16]; /* a span of one kernel struct, read at once */
-	struct pt_regs regs;
-	/* The access being decoded. */
+	/* The task, read once per event by tr_load_task(). */
 	__u64 root_mnt, root_dentry;   /* task->fs->root */
+	__u64 pwd_mnt, pwd_dentry;     /* task->fs->pwd */
+	__u64 fd_arr;                  /* task->files->fdt->fd */
+	__u32 max_fds;                 /* task->files->fdt->max_fds */
+	/* The access being decoded. */
 	__u64 file_mnt, file_dentry;   /* the file reached, or the cwd */
 	__u64 base_mnt, base_dentry;   /* what a relative name is relative to */
 	__u32 fmode, fflags;
+	__u32 mmap_prot;
+	__u64 args[8];                 /* the syscall's arguments (6, padded) */
 	__u64 key[2];                  /* dedup key being built */
 };
 
@@ -99,6 +106,7 @@ struct {
 	__type(key, __u32);
 	__type(value, __u8);
 } traced SEC(".maps");
+#define TRACED_COMPAT_SEEN 2 /* the value's bit: this process's ia32 use was sent */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -112,15 +120,21 @@ struct {
 	__uint(max_entries, 64 << 20); /* resized by userspace before load */
 } events SEC(".maps");
 
-/* Not an LRU: an LRU map preallocates every element at creation, which
- * cost several milliseconds of each start-up. A full map only stops new
- * accesses from being deduplicated; nothing is lost. */
+/* The accesses already sent, as a two-way set-associative table of hash
+ * tags: the low bits of the key pick a set, the other 64 bits are the tag.
+ * One cache line per lookup, no locks, nothing allocated at run time. A
+ * set that is full forgets its older tag, which only costs a repeated
+ * event later. (A hash map cost two cache misses and a chain walk per
+ * lookup; an LRU map also preallocated every element at start-up.) */
+#define DEDUP_SETS (1 << 18)
+struct dedup_set {
+	__u64 tag[2]; /* tag[0] is the newer; 0 = empty */
+};
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 262144);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, __u64[2]);
-	__type(value, __u8);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, DEDUP_SETS);
+	__type(key, __u32);
+	__type(value, struct dedup_set);
 } dedup SEC(".maps");
 
 struct {
@@ -140,13 +154,6 @@ static __always_inline struct scratch *get_scratch(void)
 	return bpf_map_lookup_elem(&scratch_map, &zero);
 }
 
-static __always_inline char *walk_buffer(void)
-{
-	struct scratch *s = get_scratch();
-	return s ? s->walk : NULL;
-}
-
-#include "path_walk.bpf.h"
 
 static __always_inline void count(__u32 which)
 {
@@ -182,12 +189,15 @@ static __always_inline void key_start(struct scratch *s, __u64 what)
 /* Mixes a dentry's identity into the key: its address, its inode and the
  * hash and length of its name (a freed dentry's address can be reused for
  * another file; all three together cannot, in practice). */
-static __always_inline void key_dentry(struct scratch *s, __u64 mnt, __u64 dentry)
+__noinline int tr_key_dentry(__u64 mnt, __u64 dentry)
 {
+	struct scratch *s = get_scratch();
 	struct dentry *d = (struct dentry *)dentry;
 	__u32 nm = bpf_core_field_offset(struct dentry, d_name);
 	__u32 in = bpf_core_field_offset(struct dentry, d_inode);
 
+	if (!s)
+		return 0;
 	mix(s, mnt);
 	mix(s, dentry);
 	if (in > nm && in + 8 - nm <= 64) {
@@ -198,68 +208,114 @@ static __always_inline void key_dentry(struct scratch *s, __u64 mnt, __u64 dentr
 		mix(s, (__u64)BPF_CORE_READ(d, d_inode));
 		mix(s, BPF_CORE_READ(d, d_name.hash_len));
 	}
+	return 0;
 }
 
-/* Mixes the first `len` bytes of s->name; the bytes after them are not
- * looked at (they hold whatever an earlier name left). */
-static __always_inline void key_name(struct scratch *s, __u32 len)
-{
-	__u32 i;
+struct name_words {
+	struct scratch *s;
+};
 
+static long name_word(__u32 i, struct name_words *c)
+{
+	struct scratch *s = c->s;
+
+	mix(s, *(__u64 *)(s->name + ((i * 8) & (TR_PATH_MAX - 8))));
+	return 0;
+}
+
+/* Mixes the first `len` bytes of s->name (at most HASH_NAME_MAX); the
+ * bytes after them are not looked at (they hold whatever an earlier name
+ * left). The words are mixed in a bpf_loop() callback: unrolled, they
+ * cost the verifier more than everything else in the file. */
+__noinline int tr_key_name(__u32 len)
+{
+	struct scratch *s = get_scratch();
+
+	if (!s || len > HASH_NAME_MAX)
+		return 0;
+	struct name_words c = {s};
 	mix(s, len);
-#pragma unroll
-	for (i = 0; i < HASH_NAME_MAX / 8; i++) {
-		if (8 * i + 8 > len)
-			break;
-		mix(s, *(__u64 *)(s->name + 8 * i));
-	}
+	bpf_loop(len / 8, name_word, &c, 0);
 	if (len & 7) {
 		__u64 w = *(__u64 *)(s->name + ((len & ~7u) & (TR_PATH_MAX - 8)));
 		mix(s, w & ((1ULL << (8 * (len & 7))) - 1));
 	}
-}
-
-/* Returns 1 when the key in s->key was seen before; inserts it otherwise. */
-static __always_inline int seen_before(struct scratch *s)
-{
-	__u8 one = 1;
-	__u64 k[2] = {s->key[0] ^ (s->key[1] >> 17), s->key[1] ^ (s->key[0] << 13)};
-
-	s->key[0] = k[0];
-	s->key[1] = k[1];
-	if (bpf_map_lookup_elem(&dedup, k)) {
-		count(TR_C_DEDUP_HITS);
-		return 1;
-	}
-	if (bpf_map_update_elem(&dedup, k, &one, BPF_ANY) != 0)
-		count(TR_C_DEDUP_FAILED);
 	return 0;
 }
 
-static __always_inline void forget(struct scratch *s)
+/* Returns 1 when the key in s->key was seen before; records it otherwise. */
+static __always_inline int seen_before(struct scratch *s)
 {
-	__u64 k[2] = {s->key[0], s->key[1]};
-	bpf_map_delete_elem(&dedup, k);
+	/* Final mixing: each lane depends on both. */
+	__u64 a = s->key[0] ^ (s->key[1] >> 17) ^ (s->key[1] << 23);
+	__u64 b = s->key[1] ^ (a >> 13) ^ (a << 37);
+	__u32 set = (__u32)(a >> 20) & (DEDUP_SETS - 1);
+	__u64 tag = b | 1;
+	struct dedup_set *d;
+
+	s->key[0] = set;
+	s->key[1] = tag;
+	d = bpf_map_lookup_elem(&dedup, &set);
+	if (!d)
+		return 0;
+	if (d->tag[0] == tag || d->tag[1] == tag) {
+		count(TR_C_DEDUP_HITS);
+		return 1;
+	}
+	d->tag[1] = d->tag[0];
+	d->tag[0] = tag;
+	return 0;
 }
 
-/* The struct file behind fd `fd` of the current task, 0 when none. */
+/* Forgets the key seen_before() recorded: its event could not be sent. */
+static __always_inline void forget(struct scratch *s)
+{
+	__u32 set = (__u32)s->key[0] & (DEDUP_SETS - 1);
+	struct dedup_set *d = bpf_map_lookup_elem(&dedup, &set);
+
+	if (!d)
+		return;
+	if (d->tag[0] == s->key[1])
+		d->tag[0] = 0;
+	if (d->tag[1] == s->key[1])
+		d->tag[1] = 0;
+}
+
+/* Reads what every event needs of the current task into the scratch
+ * area: its root and cwd, and its fd table. Direct (BTF) loads cost
+ * nothing at run time, unlike a helper call per field, but each costs the
+ * verifier a walk of the struct's type, so they are all here, in one
+ * function verified once. */
+__noinline int tr_load_task(void)
+{
+	struct scratch *s = get_scratch();
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fs_struct *fs = task->fs;
+	struct files_struct *files = task->files;
+	struct fdtable *fdt = files ? files->fdt : NULL;
+
+	if (!s)
+		return -1;
+	s->root_mnt = fs ? (__u64)fs->root.mnt : 0;
+	s->root_dentry = fs ? (__u64)fs->root.dentry : 0;
+	s->pwd_mnt = fs ? (__u64)fs->pwd.mnt : 0;
+	s->pwd_dentry = fs ? (__u64)fs->pwd.dentry : 0;
+	s->max_fds = fdt ? fdt->max_fds : 0;
+	s->fd_arr = fdt ? (__u64)fdt->fd : 0;
+	return 0;
+}
+
+/* The struct file behind fd `fd` of the current task (its fd table read by
+ * tr_load_task()), 0 when none. */
 __noinline __u64 tr_fd_file(__s32 fd)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt;
-	struct file *f = NULL;
-	unsigned int max_fds;
+	struct scratch *s = get_scratch();
 	struct file **arr;
+	struct file *f = NULL;
 
-	if (fd < 0)
+	if (!s || fd < 0 || (__u32)fd >= s->max_fds || !s->fd_arr)
 		return 0;
-	fdt = BPF_CORE_READ(task, files, fdt);
-	if (!fdt)
-		return 0;
-	max_fds = BPF_CORE_READ(fdt, max_fds);
-	arr = BPF_CORE_READ(fdt, fd);
-	if ((unsigned int)fd >= max_fds || !arr)
-		return 0;
+	arr = (struct file **)s->fd_arr;
 	bpf_probe_read_kernel(&f, sizeof(f), &arr[fd]);
 	return (__u64)f;
 }
@@ -279,11 +335,16 @@ static __always_inline int pseudo_fs(unsigned long magic)
 	       magic == BPF_FS_MAGIC || magic == SECURITYFS_MAGIC;
 }
 
-static __always_inline void fill_header(struct tr_event *ev, __u32 type, __u32 kind,
-					__u32 syscall_nr, __s32 err)
+/* Starts the event in the scratch area. */
+__noinline int tr_header(__u32 type, __u32 kind, __u32 syscall_nr, __s32 err)
 {
+	struct scratch *s = get_scratch();
 	__u64 id = bpf_get_current_pid_tgid();
+	struct tr_event *ev;
 
+	if (!s)
+		return -1;
+	ev = &s->ev;
 	ev->ts_ns = bpf_ktime_get_ns();
 	ev->type = type;
 	ev->kind = kind;
@@ -299,16 +360,7 @@ static __always_inline void fill_header(struct tr_event *ev, __u32 type, __u32 k
 	ev->flags[0] = 0;
 	ev->flags[1] = 0;
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
-}
-
-/* Reads task->fs->root into the scratch area: every path walk stops there. */
-static __always_inline void read_root(struct scratch *s)
-{
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct path p = BPF_CORE_READ(task, fs, root);
-
-	s->root_mnt = (__u64)p.mnt;
-	s->root_dentry = (__u64)p.dentry;
+	return 0;
 }
 
 /* Walks (mnt, dentry) up to the task's root and stores the path as string
@@ -320,8 +372,8 @@ __noinline int tr_put_path0(__u64 mnt, __u64 dentry)
 
 	if (!s)
 		return -1;
-	start = walk_path((struct vfsmount *)mnt, (struct dentry *)dentry,
-			  (struct vfsmount *)s->root_mnt, (struct dentry *)s->root_dentry, &flags);
+	start = walk_path(&s->walk_state, s->walk, mnt, dentry, s->root_mnt, s->root_dentry,
+			  &flags);
 	s->ev.flags[0] |= flags;
 	if (flags & TR_F_TRUNCATED) {
 		count(TR_C_PATH_TRUNCATED);
@@ -370,7 +422,7 @@ __noinline int tr_emit_file(__u32 kind, __u32 nr, __u32 aux)
 	magic = BPF_CORE_READ(mnt, mnt_sb, s_magic);
 	if (internal_fs(magic))
 		return 0;
-	fill_header(&s->ev, TR_EV_FILE, kind, nr, 0);
+	tr_header(TR_EV_FILE, kind, nr, 0);
 	s->ev.mode = BPF_CORE_READ(d, d_inode, i_mode);
 	s->ev.aux = kind == TR_K_OPEN ? s->fflags : aux;
 	s->ev.aux2 = s->fmode;
@@ -415,13 +467,10 @@ __noinline int tr_file_of(__u64 file)
 /* Fills s->file_* with the cwd. */
 static __always_inline void cwd_as_file(struct scratch *s)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct path p = BPF_CORE_READ(task, fs, pwd);
-
 	s->fmode = 0;
 	s->fflags = 0;
-	s->file_mnt = (__u64)p.mnt;
-	s->file_dentry = (__u64)p.dentry;
+	s->file_mnt = s->pwd_mnt;
+	s->file_dentry = s->pwd_dentry;
 }
 
 /* Fills s->base_* with the directory a relative name is relative to: the
@@ -433,10 +482,10 @@ __noinline int tr_base_of(__s32 dirfd)
 	if (!s)
 		return -1;
 	if (dirfd == AT_FDCWD) {
-		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-		struct path p = BPF_CORE_READ(task, fs, pwd);
-		s->base_mnt = (__u64)p.mnt;
-		s->base_dentry = (__u64)p.dentry;
+		if (!s->pwd_dentry)
+			return -1;
+		s->base_mnt = s->pwd_mnt;
+		s->base_dentry = s->pwd_dentry;
 		return 0;
 	}
 	struct file *f = (struct file *)tr_fd_file(dirfd);
@@ -487,7 +536,7 @@ __noinline int tr_emit_lookup(__u32 type_kind, __u32 nr, __s32 err, __u32 len_fl
 
 	if (!s)
 		return -1;
-	fill_header(&s->ev, type_kind >> 8, type_kind & 0xff, nr, err);
+	tr_header(type_kind >> 8, type_kind & 0xff, nr, err);
 	s->ev.flags[1] = nflags;
 	if (have_base)
 		tr_put_path0(s->base_mnt, s->base_dentry);
@@ -543,220 +592,260 @@ __noinline int tr_name_plain(__u64 uptr, __s32 dirfd, __u32 kind, __u32 nr, __s3
 	return 0;
 }
 
-static __always_inline __u64 arg_of(struct pt_regs *r, int i)
+/* Argument i (0..5) of the current syscall, from s->args; 0 for i < 0. */
+static __always_inline __u64 arg(struct scratch *s, int i)
 {
-	switch (i) {
-	case 0: return r->di;
-	case 1: return r->si;
-	case 2: return r->dx;
-	case 3: return r->r10;
-	case 4: return r->r8;
-	case 5: return r->r9;
-	}
-	return 0;
+	return i >= 0 ? s->args[i & 7] : 0;
 }
 
-/* The part of sys_exit that runs for every syscall of the traced tree. */
-__noinline int tr_sys_exit(__u64 regs_addr, __s64 ret)
+/* What tr_decode() found, packed into its return value (plain integers
+ * between global functions keep the verifier's work per function). */
+#define D_KIND(x) ((x) & 0xff)   /* kind of the access to s->file_*, 0 = none */
+#define D_NAMES (1u << 8)        /* the name argument(s) are recorded too */
+#define D_ABS_ONLY (1u << 9)     /* ... but only an absolute one */
+#define D_PLAIN (1u << 10)       /* two names, or a change to the tree: no dedup */
+#define D_AUX(x) ((x) >> 16)     /* mmap prot */
+
+/* Decides what a syscall accessed. Fills s->file_* when it reached a file
+ * (or the cwd). Returns the D_* bits, 0 when there is nothing to record. */
+__noinline __u32 tr_decode(__u32 nr, __s64 ret)
 {
 	struct scratch *s = get_scratch();
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct pt_regs *r;
-	__u32 nr;
+	const volatile struct tr_syscall *sc;
+	__u64 f;
 
-	if (!s)
+	if (!s || nr >= TR_NR_SYSCALLS)
 		return 0;
-	r = &s->regs;
-	/* pt_regs is user ABI on x86-64 (ptrace's user_regs_struct). */
-	if (bpf_probe_read_kernel(r, sizeof(*r), (void *)regs_addr) != 0)
-		return 0;
-	nr = (__u32)r->orig_ax;
+	sc = &syscall_table[nr];
+	__u8 kind = sc->kind, special = sc->special;
+	__s8 fd_arg = sc->fd_arg, path_arg = sc->path_arg, flags_arg = sc->flags_arg;
+	__u32 names = path_arg >= 0 ? D_NAMES : 0;
 
-	if (BPF_CORE_READ(task, thread_info.status) & TS_COMPAT) {
-		/* An ia32 syscall: its number means something else. Tell
-		 * userspace once per process; it marks the trace incomplete. */
-		s->root_dentry = 0;
-		key_start(s, 0xc0c0);
-		mix(s, bpf_get_current_pid_tgid() >> 32);
-		if (!seen_before(s)) {
-			fill_header(&s->ev, TR_EV_COMPAT, 0, nr, 0);
-			if (send(s) != 0)
-				forget(s);
-		}
-		return 0;
-	}
-	if (nr >= TR_NR_SYSCALLS)
-		return 0;
-	const volatile struct tr_syscall *sc = &syscall_table[nr];
-	__u8 kind = sc->kind, special = sc->special, kind2 = sc->kind2;
-	__s8 dirfd_arg = sc->dirfd_arg, path_arg = sc->path_arg, fd_arg = sc->fd_arg;
-	__s8 flags_arg = sc->flags_arg;
-	if (!kind && !special)
-		return 0;
-
-	__s32 err = ret < 0 ? (__s32)ret : 0;
-	int have_file = 0;          /* accessed: s->file_* */
-	__u32 fkind = 0, faux = 0;
-	int names = 1;              /* record the name arguments too */
-	int absolute_only = 0;      /* only names that do not depend on the old cwd */
+	if (sc->kind2 || kind == TR_K_MKDIR || kind == TR_K_CREATE || kind == TR_K_REMOVE ||
+	    kind == TR_K_TRUNCATE)
+		names |= D_PLAIN;
 
 	switch (special) {
 	case TR_SYS_IO_URING:
 		if (ret >= 0) {
-			fill_header(&s->ev, TR_EV_IO_URING, 0, nr, 0);
+			tr_header(TR_EV_IO_URING, 0, nr, 0);
 			send(s);
 		}
 		return 0;
 	case TR_SYS_MMAP: {
-		int fd = (int)r->r8;
-		__u64 f;
-		if ((ret < 0 && ret > -4096) || (r->r10 & MAP_ANONYMOUS) || fd < 0)
+		int fd = (int)s->args[4];
+		if ((ret < 0 && ret > -4096) || (s->args[3] & MAP_ANONYMOUS) || fd < 0)
 			return 0;
 		f = tr_fd_file(fd);
 		if (!f)
 			return 0;
 		tr_file_of(f);
-		have_file = 1;
-		fkind = TR_K_MMAP;
-		faux = (__u32)r->dx;
-		names = 0;
-		break;
+		s->mmap_prot = s->args[2] & 7;
+		return TR_K_MMAP | ((s->args[2] & 7) << 16);
 	}
 	case TR_SYS_CHDIR:
-		if (ret == 0) {
-			/* The new cwd; of the name, only an absolute one can be
-			 * anchored: the cwd a relative one was relative to is gone. */
-			cwd_as_file(s);
-			have_file = 1;
-			fkind = TR_K_CHDIR;
-			absolute_only = 1;
-			if (fd_arg >= 0)
-				names = 0;
-		} else if (fd_arg >= 0) {
-			return 0;
-		}
-		break;
+		if (fd_arg >= 0) /* fchdir */
+			return ret == 0 ? (cwd_as_file(s), TR_K_CHDIR) : 0;
+		if (ret != 0)
+			return names; /* a failed chdir is a lookup */
+		/* The new cwd; of the name, only an absolute one can be
+		 * anchored: the cwd a relative one was relative to is gone. */
+		cwd_as_file(s);
+		return TR_K_CHDIR | names | D_ABS_ONLY;
 	case TR_SYS_EXECVE:
 		if (ret == 0)
 			return 0; /* seen at sched_process_exec */
-		break;
+		return names;
 	}
 
-	if (!fkind && sc->yields_fd && ret >= 0) {
+	if (sc->yields_fd) {
 		/* The name as asked for is recorded too: the fd only knows the
 		 * final file, and the image needs every symlink on the way. */
-		__u64 f = tr_fd_file((__s32)ret);
-		if (f) {
-			tr_file_of(f);
-			have_file = 1;
-			fkind = TR_K_OPEN;
-		}
-	} else if (!fkind && fd_arg >= 0) {
-		__u64 f;
+		if (ret < 0)
+			return names;
+		f = tr_fd_file((__s32)ret);
+		if (!f)
+			return names;
+		tr_file_of(f);
+		return TR_K_OPEN | names;
+	}
+	if (fd_arg >= 0) {
 		if (ret < 0)
 			return 0;
-		f = tr_fd_file((__s32)arg_of(r, fd_arg));
+		f = tr_fd_file((__s32)arg(s, fd_arg));
 		if (!f)
 			return 0;
 		tr_file_of(f);
-		have_file = 1;
-		fkind = kind;
-		names = 0;
-	} else if (!fkind && flags_arg >= 0 && ret >= 0 && (arg_of(r, flags_arg) & AT_EMPTY_PATH)) {
+		return kind;
+	}
+	if (flags_arg >= 0 && ret >= 0 && (arg(s, flags_arg) & AT_EMPTY_PATH)) {
 		/* The AT_EMPTY_PATH form of a stat works on the dirfd. */
 		char c = 0;
-		const char *p = (const char *)arg_of(r, path_arg);
+		const char *p = (const char *)arg(s, path_arg);
 		if (p)
 			bpf_probe_read_user(&c, 1, p);
 		if (!p || c == 0) {
-			int fd = (int)arg_of(r, dirfd_arg);
+			int fd = (int)arg(s, sc->dirfd_arg);
 			if (fd == AT_FDCWD) {
 				cwd_as_file(s);
-				have_file = 1;
-			} else {
-				__u64 f = tr_fd_file(fd);
-				if (!f)
-					return 0;
-				tr_file_of(f);
-				have_file = 1;
+				return kind;
 			}
-			fkind = kind;
-			names = 0;
+			f = tr_fd_file(fd);
+			if (!f)
+				return 0;
+			tr_file_of(f);
+			return kind;
 		}
 	}
-	if (path_arg < 0)
-		names = 0;
+	return names;
+}
 
-	__u64 uptr = names ? arg_of(r, path_arg) : 0;
-	__s32 dirfd = dirfd_arg >= 0 ? (__s32)arg_of(r, dirfd_arg) : AT_FDCWD;
+/* Records the names of a call that is never deduplicated: two names, or a
+ * change to the tree (rare, and all needed in order). */
+__noinline int tr_plain(__u32 nr, __s64 ret, __u32 d)
+{
+	struct scratch *s = get_scratch();
+	const volatile struct tr_syscall *sc;
+	__s32 err = ret < 0 ? (__s32)ret : 0;
 
-	if (names && (kind2 || kind == TR_K_MKDIR || kind == TR_K_CREATE ||
-		      kind == TR_K_REMOVE || kind == TR_K_TRUNCATE)) {
-		/* Two names, or a call that changes the tree: never merged. */
-		if (have_file)
-			tr_emit_file(fkind, nr, faux);
-		tr_name_plain(uptr, dirfd, kind, nr, err);
-		if (kind2 && sc->path_arg2 >= 0) {
-			__s8 d2 = sc->dirfd_arg2;
-			tr_name_plain(arg_of(r, sc->path_arg2),
-				      d2 >= 0 ? (__s32)arg_of(r, d2) : AT_FDCWD, kind2, nr, err);
-			if (ret == 0 && kind == TR_K_REMOVE && kind2 == TR_K_CREATE)
-				__sync_fetch_and_add(&rename_generation, 1);
-		}
+	if (!s || nr >= TR_NR_SYSCALLS)
 		return 0;
-	}
+	sc = &syscall_table[nr];
+	__u8 kind = sc->kind, kind2 = sc->kind2;
+	__s8 d1 = sc->dirfd_arg, d2 = sc->dirfd_arg2, p2 = sc->path_arg2;
 
-	/* One access: the file reached and/or one name. Build its key. */
-	__u32 lf = 0;
-	int have_base = 0, dedup_it = 1;
-	read_root(s);
+	if (D_KIND(d))
+		tr_emit_file(D_KIND(d), nr, D_AUX(d));
+	tr_name_plain(arg(s, sc->path_arg), d1 >= 0 ? (__s32)arg(s, d1) : AT_FDCWD, kind, nr, err);
+	if (kind2 && p2 >= 0) {
+		tr_name_plain(arg(s, p2), d2 >= 0 ? (__s32)arg(s, d2) : AT_FDCWD, kind2, nr, err);
+		if (ret == 0 && kind == TR_K_REMOVE && kind2 == TR_K_CREATE)
+			__sync_fetch_and_add(&rename_generation, 1);
+	}
+	return 0;
+}
+
+/* Builds the dedup key of one access (see tr_access) and returns 1 when it
+ * was seen before, recording it otherwise. */
+__noinline int tr_seen(__u32 kind_names_d, __s32 err, __u32 lf, __u32 have_base)
+{
+	struct scratch *s = get_scratch();
+	__u32 fkind = kind_names_d & 0xff;
+	__u32 names = kind_names_d & (1u << 8);
+	__u32 kind = (kind_names_d >> 16) & 0xff;
+
+	if (!s)
+		return 0;
+	key_start(s, ((__u64)fkind << 40) | ((__u64)kind << 32) | (__u32)err);
+	if (fkind) {
+		__u32 sub = 0;
+		if (fkind == TR_K_OPEN)
+			sub = (s->fflags & 3) | ((s->fmode & FMODE_CREATED) ? 4 : 0) |
+			      ((s->fmode & 0x4000) ? 8 : 0);
+		else if (fkind == TR_K_MMAP)
+			sub = s->mmap_prot;
+		mix(s, sub);
+		tr_key_dentry(s->file_mnt, s->file_dentry);
+	}
 	if (names) {
-		lf = tr_read_name(uptr, 0);
-		if (check_name(lf, err) != 0) {
-			names = 0;
-		} else if (absolute_only && relative_name(s, lf)) {
+		if (have_base)
+			tr_key_dentry(s->base_mnt, s->base_dentry);
+		tr_key_name(lf & 0xffff);
+	}
+	return seen_before(s);
+}
+
+/* Records one access: the file reached (s->file_*, when D_KIND(d)) and/or
+ * one name argument, deduplicated as one. */
+__noinline int tr_access(__u32 nr, __s64 ret, __u32 d)
+{
+	struct scratch *s = get_scratch();
+	const volatile struct tr_syscall *sc;
+	__s32 err = ret < 0 ? (__s32)ret : 0;
+	__u32 fkind = D_KIND(d), lf = 0;
+	__u32 names = (d & D_NAMES) ? 1 : 0;
+	int have_base = 0, dedup_it = 1;
+
+	if (!s || nr >= TR_NR_SYSCALLS)
+		return 0;
+	sc = &syscall_table[nr];
+	__u8 kind = sc->kind;
+	__s8 dirfd_arg = sc->dirfd_arg;
+
+	if (names) {
+		lf = tr_read_name(arg(s, sc->path_arg), 0);
+		if (check_name(lf, err) != 0 || ((d & D_ABS_ONLY) && relative_name(s, lf))) {
 			names = 0;
 		} else {
 			if (relative_name(s, lf))
-				have_base = tr_base_of(dirfd) == 0;
+				have_base =
+				    tr_base_of(dirfd_arg >= 0 ? (__s32)arg(s, dirfd_arg) : AT_FDCWD) == 0;
 			if ((lf >> 16) || (lf & 0xffff) > HASH_NAME_MAX)
 				dedup_it = 0;
 		}
 	}
-	if (!have_file && !names)
+	if (!fkind && !names)
 		return 0;
-	if (dedup_it) {
-		key_start(s, ((__u64)fkind << 40) | ((__u64)kind << 32) | (__u32)err);
-		if (have_file) {
-			__u32 sub = 0;
-			if (fkind == TR_K_OPEN)
-				sub = (s->fflags & 3) | ((s->fmode & FMODE_CREATED) ? 4 : 0) |
-				      ((s->fmode & 0x4000) ? 8 : 0);
-			else if (fkind == TR_K_MMAP)
-				sub = faux & 7;
-			mix(s, sub);
-			key_dentry(s, s->file_mnt, s->file_dentry);
-		}
-		if (names) {
-			if (have_base)
-				key_dentry(s, s->base_mnt, s->base_dentry);
-			key_name(s, lf & 0xffff);
-		}
-		if (seen_before(s))
-			return 0;
-	}
+	if (dedup_it && tr_seen((kind << 16) | (names << 8) | d, err, lf, have_base))
+		return 0;
 
 	int failed = 0;
-	if (have_file)
-		failed |= tr_emit_file(fkind, nr, faux);
-	if (names) {
-		if (have_file) {
-			/* tr_emit_file used the scratch event; the name is intact. */
-		}
+	if (fkind)
+		failed |= tr_emit_file(fkind, nr, D_AUX(d));
+	if (names)
 		failed |= tr_emit_lookup((TR_EV_LOOKUP << 8) | kind, nr, err, lf, have_base);
-	}
 	if (failed && dedup_it)
 		forget(s);
+	return 0;
+}
+
+/* An ia32 syscall: its number means something else. Tells userspace once
+ * per process (marked in its `traced` entry); it marks the trace
+ * incomplete. */
+__noinline int tr_compat(__u32 nr)
+{
+	struct scratch *s = get_scratch();
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u8 *mark = bpf_map_lookup_elem(&traced, &tgid);
+
+	if (!s || !mark || (*mark & TRACED_COMPAT_SEEN))
+		return 0;
+	*mark |= TRACED_COMPAT_SEEN;
+	tr_header(TR_EV_COMPAT, 0, nr, 0);
+	if (send(s) != 0)
+		*mark &= ~TRACED_COMPAT_SEEN;
+	return 0;
+}
+
+/* The part of sys_exit that runs for every syscall of the traced tree. */
+__noinline int tr_sys_exit(__s64 ret)
+{
+	struct scratch *s = get_scratch();
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(task);
+	__u32 nr, d;
+
+	if (!s || !r)
+		return 0;
+	nr = (__u32)r->orig_ax;
+	if (task->thread_info.status & TS_COMPAT)
+		return tr_compat(nr);
+	if (nr >= TR_NR_SYSCALLS)
+		return 0;
+	if (!syscall_table[nr].kind && !syscall_table[nr].special)
+		return 0;
+	s->args[0] = r->di;
+	s->args[1] = r->si;
+	s->args[2] = r->dx;
+	s->args[3] = r->r10;
+	s->args[4] = r->r8;
+	s->args[5] = r->r9;
+	tr_load_task();
+	d = tr_decode(nr, ret);
+	if (d & D_PLAIN)
+		return tr_plain(nr, ret, d);
+	if (d)
+		return tr_access(nr, ret, d);
 	return 0;
 }
 
@@ -765,7 +854,7 @@ int on_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
 	if (!is_traced(bpf_get_current_pid_tgid() >> 32))
 		return 0;
-	return tr_sys_exit(ctx->args[0], (__s64)ctx->args[1]);
+	return tr_sys_exit((__s64)ctx->args[1]);
 }
 
 /* Parses "/dev/fd/N" or "/dev/fd/N/rest" (how the kernel names an
@@ -815,12 +904,39 @@ static __always_inline __u32 shift_name(struct scratch *s, __u32 off, __u32 len)
 	return n;
 }
 
+/* An execveat name, "/dev/fd/N/rest" or "/dev/fd/N" in s->name: moves rest
+ * to the front of s->name. Returns N << 16 | the new length, or -1 when the
+ * name is not of that form. */
+__noinline __s32 tr_parse_dev_fd(__u32 len)
+{
+	struct scratch *s = get_scratch();
+	__u32 rest = 0;
+	int fd;
+
+	if (!s)
+		return -1;
+	fd = parse_dev_fd(s->name, len, &rest);
+	if (fd < 0 || fd > 0x7fff)
+		return -1;
+	return (fd << 16) | (rest & 0xffff);
+}
+
+__noinline __s32 tr_exec_dirfd(__u32 len)
+{
+	struct scratch *s = get_scratch();
+	__s32 at = tr_parse_dev_fd(len);
+
+	if (!s || at < 0)
+		return -1;
+	return (at & 0x7fff0000) | shift_name(s, at & 0xffff, len);
+}
+
 /* The exec name and interpreter, after the TR_EV_EXEC event was sent. */
 __noinline int tr_exec_names(__u64 filename, __u64 interp)
 {
 	struct scratch *s = get_scratch();
-	__u32 lf, len, rest = 0;
-	__s32 dirfd = AT_FDCWD;
+	__u32 lf;
+	__s32 dirfd = AT_FDCWD, at;
 	int have_base = 0;
 
 	if (!s)
@@ -828,13 +944,11 @@ __noinline int tr_exec_names(__u64 filename, __u64 interp)
 	/* The name it was asked for, relative to the cwd or an execveat dirfd. */
 	lf = tr_read_name(filename, 1);
 	check_name(lf, 0);
-	len = lf & 0xffff;
 	if (!(lf >> 16)) {
-		int fd = parse_dev_fd(s->name, len, &rest);
-		if (fd >= 0) {
-			dirfd = fd;
-			len = shift_name(s, rest, len);
-			lf = len;
+		at = tr_exec_dirfd(lf & 0xffff);
+		if (at >= 0) {
+			dirfd = at >> 16;
+			lf = at & 0xffff;
 		}
 	}
 	if (relative_name(s, lf))
@@ -862,12 +976,12 @@ int on_exec(struct bpf_raw_tracepoint_args *ctx)
 	s = get_scratch();
 	if (!s)
 		return 0;
-	read_root(s);
+	tr_load_task();
 
 	/* The file the kernel really runs. */
 	struct file *f = BPF_CORE_READ(bprm, file);
 	struct path fpath = BPF_CORE_READ(f, f_path);
-	fill_header(&s->ev, TR_EV_EXEC, TR_K_EXEC_FILE, 0, 0);
+	tr_header(TR_EV_EXEC, TR_K_EXEC_FILE, 0, 0);
 	s->ev.mode = BPF_CORE_READ(f, f_inode, i_mode);
 	s->ev.aux = (__u32)ctx->args[1];
 	tr_put_path0((__u64)fpath.mnt, (__u64)fpath.dentry);
@@ -897,7 +1011,7 @@ int on_fork(struct bpf_raw_tracepoint_args *ctx)
 	s = get_scratch();
 	if (!s)
 		return 0;
-	fill_header(&s->ev, TR_EV_FORK, 0, 0, 0);
+	tr_header(TR_EV_FORK, 0, 0, 0);
 	s->ev.tgid = ptgid;
 	s->ev.aux = ctgid;
 	send(s);
@@ -918,7 +1032,7 @@ int on_exit(struct bpf_raw_tracepoint_args *ctx)
 	s = get_scratch();
 	if (!s)
 		return 0;
-	fill_header(&s->ev, TR_EV_EXIT, 0, 0, 0);
+	tr_header(TR_EV_EXIT, 0, 0, 0);
 	s->ev.tgid = tgid;
 	s->ev.aux = BPF_CORE_READ(task, exit_code);
 	send(s);

@@ -88,6 +88,9 @@ struct scratch {
 	/* The task, read once per event by tr_load_task(). */
 	__u64 root_mnt, root_dentry;   /* task->fs->root */
 	__u64 pwd_mnt, pwd_dentry;     /* task->fs->pwd */
+	__u64 pwd_hash_len, pwd_inode; /* and its identity (see tr_key_dentry) */
+	__u64 base_hash_len, base_inode;
+	__u32 base_is_pwd;
 	__u64 fd_arr;                  /* task->files->fdt->fd */
 	__u32 max_fds;                 /* task->files->fdt->max_fds */
 	/* The access being decoded. */
@@ -101,7 +104,9 @@ struct scratch {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
+	/* Processes of the tree alive at once. Its buckets are zeroed at
+	 * start-up, so it is no bigger than a large build needs. */
+	__uint(max_entries, 16384);
 	__uint(map_flags, BPF_F_NO_PREALLOC); /* allocated at fork, not at start-up */
 	__type(key, __u32);
 	__type(value, __u8);
@@ -120,15 +125,17 @@ struct {
 	__uint(max_entries, 64 << 20); /* resized by userspace before load */
 } events SEC(".maps");
 
-/* The accesses already sent, as a two-way set-associative table of hash
- * tags: the low bits of the key pick a set, the other 64 bits are the tag.
- * One cache line per lookup, no locks, nothing allocated at run time. A
- * set that is full forgets its older tag, which only costs a repeated
- * event later. (A hash map cost two cache misses and a chain walk per
- * lookup; an LRU map also preallocated every element at start-up.) */
-#define DEDUP_SETS (1 << 18)
+/* The accesses already sent, as an eight-way set-associative table of
+ * hash tags: the key's low bits pick a set (one cache line), its other 64
+ * bits are the tag. One cache line per lookup, no locks, nothing allocated
+ * at run time, and a table small enough (1 MiB) to stay mostly in cache. A
+ * full set forgets one of its tags, which only costs a repeated event
+ * later. (A hash map cost two cache misses and a chain walk per lookup;
+ * an LRU map also preallocated every element at start-up.) */
+#define DEDUP_SETS (1 << 14)
+#define DEDUP_WAYS 8
 struct dedup_set {
-	__u64 tag[2]; /* tag[0] is the newer; 0 = empty */
+	__u64 tag[DEDUP_WAYS]; /* 0 = empty */
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -186,6 +193,15 @@ static __always_inline void key_start(struct scratch *s, __u64 what)
 	mix(s, s->root_dentry);
 }
 
+static __always_inline void mix_identity(struct scratch *s, __u64 mnt, __u64 dentry,
+					 __u64 hash_len, __u64 inode)
+{
+	mix(s, mnt);
+	mix(s, dentry);
+	mix(s, hash_len);
+	mix(s, inode);
+}
+
 /* Mixes a dentry's identity into the key: its address, its inode and the
  * hash and length of its name (a freed dentry's address can be reused for
  * another file; all three together cannot, in practice). */
@@ -198,15 +214,14 @@ __noinline int tr_key_dentry(__u64 mnt, __u64 dentry)
 
 	if (!s)
 		return 0;
-	mix(s, mnt);
-	mix(s, dentry);
 	if (in > nm && in + 8 - nm <= 64) {
 		bpf_probe_read_kernel(s->window, (in + 8 - nm) & 127, (char *)d + nm);
-		mix(s, *(__u64 *)(s->window)); /* qstr starts with hash_len */
-		mix(s, *(__u64 *)(s->window + ((in - nm) & 63)));
+		/* qstr starts with hash_len */
+		mix_identity(s, mnt, dentry, *(__u64 *)(s->window),
+			     *(__u64 *)(s->window + ((in - nm) & 63)));
 	} else {
-		mix(s, (__u64)BPF_CORE_READ(d, d_inode));
-		mix(s, BPF_CORE_READ(d, d_name.hash_len));
+		mix_identity(s, mnt, dentry, BPF_CORE_READ(d, d_name.hash_len),
+			     (__u64)BPF_CORE_READ(d, d_inode));
 	}
 	return 0;
 }
@@ -218,8 +233,12 @@ struct name_words {
 static long name_word(__u32 i, struct name_words *c)
 {
 	struct scratch *s = c->s;
+	__u64 *w = (__u64 *)(s->name + ((i * 16) & (TR_PATH_MAX - 16)));
+	__u64 a = (s->key[0] ^ w[0]) * 0x9E3779B97F4A7C15ULL;
+	__u64 b = (s->key[1] ^ w[1]) * 0xC2B2AE3D27D4EB4FULL;
 
-	mix(s, *(__u64 *)(s->name + ((i * 8) & (TR_PATH_MAX - 8))));
+	s->key[0] = a ^ (b >> 29);
+	s->key[1] = b ^ (a >> 31);
 	return 0;
 }
 
@@ -235,11 +254,19 @@ __noinline int tr_key_name(__u32 len)
 		return 0;
 	struct name_words c = {s};
 	mix(s, len);
-	bpf_loop(len / 8, name_word, &c, 0);
-	if (len & 7) {
-		__u64 w = *(__u64 *)(s->name + ((len & ~7u) & (TR_PATH_MAX - 8)));
-		mix(s, w & ((1ULL << (8 * (len & 7))) - 1));
+	bpf_loop(len / 16, name_word, &c, 0);
+	/* The last 0 to 15 bytes, masked: what follows them is stale. */
+	__u32 off = (len & ~15u) & (TR_PATH_MAX - 16);
+	__u32 rest = len & 15;
+	__u64 w0 = *(__u64 *)(s->name + off), w1 = *(__u64 *)(s->name + off + 8);
+	if (rest < 8) {
+		w0 &= (1ULL << (8 * rest)) - 1;
+		w1 = 0;
+	} else {
+		w1 &= (1ULL << (8 * (rest - 8))) - 1;
 	}
+	mix(s, w0);
+	mix(s, w1);
 	return 0;
 }
 
@@ -252,18 +279,27 @@ static __always_inline int seen_before(struct scratch *s)
 	__u32 set = (__u32)(a >> 20) & (DEDUP_SETS - 1);
 	__u64 tag = b | 1;
 	struct dedup_set *d;
+	int i;
 
 	s->key[0] = set;
 	s->key[1] = tag;
 	d = bpf_map_lookup_elem(&dedup, &set);
 	if (!d)
 		return 0;
-	if (d->tag[0] == tag || d->tag[1] == tag) {
-		count(TR_C_DEDUP_HITS);
-		return 1;
-	}
-	d->tag[1] = d->tag[0];
-	d->tag[0] = tag;
+#pragma unroll
+	for (i = 0; i < DEDUP_WAYS; i++)
+		if (d->tag[i] == tag) {
+			count(TR_C_DEDUP_HITS);
+			return 1;
+		}
+	/* Replace the way named by three more bits of the key: an empty one
+	 * is taken when the set has room, since tags fill from way 0 up. */
+	for (i = 0; i < DEDUP_WAYS; i++)
+		if (d->tag[i & (DEDUP_WAYS - 1)] == 0)
+			break;
+	if (i >= DEDUP_WAYS)
+		i = (a >> 8) & (DEDUP_WAYS - 1);
+	d->tag[i & (DEDUP_WAYS - 1)] = tag;
 	return 0;
 }
 
@@ -272,20 +308,24 @@ static __always_inline void forget(struct scratch *s)
 {
 	__u32 set = (__u32)s->key[0] & (DEDUP_SETS - 1);
 	struct dedup_set *d = bpf_map_lookup_elem(&dedup, &set);
+	int i;
 
 	if (!d)
 		return;
-	if (d->tag[0] == s->key[1])
-		d->tag[0] = 0;
-	if (d->tag[1] == s->key[1])
-		d->tag[1] = 0;
+#pragma unroll
+	for (i = 0; i < DEDUP_WAYS; i++)
+		if (d->tag[i] == s->key[1])
+			d->tag[i] = 0;
 }
 
 /* Reads what every event needs of the current task into the scratch
- * area: its root and cwd, and its fd table. Direct (BTF) loads cost
- * nothing at run time, unlike a helper call per field, but each costs the
- * verifier a walk of the struct's type, so they are all here, in one
- * function verified once. */
+ * area: its root and cwd, and its fd table. On the hot path (sys_exit)
+ * these are direct (BTF) loads, which cost nothing at run time, unlike a
+ * probe read. But each load of a pointer from the task itself costs the
+ * verifier four linear searches of the kernel's whole BTF (for the
+ * __safe_trusted and __safe_rcu markers, about half a millisecond each on
+ * these machines), so there are exactly two such loads, here, and exec,
+ * which is rare, uses tr_load_task_exec()'s probe reads instead. */
 __noinline int tr_load_task(void)
 {
 	struct scratch *s = get_scratch();
@@ -299,9 +339,34 @@ __noinline int tr_load_task(void)
 	s->root_mnt = fs ? (__u64)fs->root.mnt : 0;
 	s->root_dentry = fs ? (__u64)fs->root.dentry : 0;
 	s->pwd_mnt = fs ? (__u64)fs->pwd.mnt : 0;
-	s->pwd_dentry = fs ? (__u64)fs->pwd.dentry : 0;
+	struct dentry *pwd = fs ? fs->pwd.dentry : NULL;
+	s->pwd_dentry = (__u64)pwd;
+	s->pwd_hash_len = pwd ? pwd->d_name.hash_len : 0;
+	s->pwd_inode = pwd ? (__u64)pwd->d_inode : 0;
 	s->max_fds = fdt ? fdt->max_fds : 0;
 	s->fd_arr = fdt ? (__u64)fdt->fd : 0;
+	return 0;
+}
+
+/* tr_load_task() with probe reads, for sched_process_exec. */
+__noinline int tr_load_task_exec(void)
+{
+	struct scratch *s = get_scratch();
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	if (!s)
+		return -1;
+	struct fs_struct *fs = BPF_CORE_READ(task, fs);
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct path root = BPF_CORE_READ(fs, root), pwd = BPF_CORE_READ(fs, pwd);
+	s->root_mnt = (__u64)root.mnt;
+	s->root_dentry = (__u64)root.dentry;
+	s->pwd_mnt = (__u64)pwd.mnt;
+	s->pwd_dentry = (__u64)pwd.dentry;
+	s->pwd_hash_len = 0; /* not used: exec names are not deduplicated */
+	s->pwd_inode = 0;
+	s->max_fds = BPF_CORE_READ(fdt, max_fds);
+	s->fd_arr = (__u64)BPF_CORE_READ(fdt, fd);
 	return 0;
 }
 
@@ -486,8 +551,12 @@ __noinline int tr_base_of(__s32 dirfd)
 			return -1;
 		s->base_mnt = s->pwd_mnt;
 		s->base_dentry = s->pwd_dentry;
+		s->base_hash_len = s->pwd_hash_len;
+		s->base_inode = s->pwd_inode;
+		s->base_is_pwd = 1;
 		return 0;
 	}
+	s->base_is_pwd = 0;
 	struct file *f = (struct file *)tr_fd_file(dirfd);
 	if (!f)
 		return -1;
@@ -745,10 +814,21 @@ __noinline int tr_seen(__u32 kind_names_d, __s32 err, __u32 lf, __u32 have_base)
 		else if (fkind == TR_K_MMAP)
 			sub = s->mmap_prot;
 		mix(s, sub);
-		tr_key_dentry(s->file_mnt, s->file_dentry);
+		/* With the name and its base in the key, the file's address is
+		 * identity enough: a reused dentry reached by the same name
+		 * from the same directory has the same path. */
+		if (names) {
+			mix(s, s->file_mnt);
+			mix(s, s->file_dentry);
+		} else {
+			tr_key_dentry(s->file_mnt, s->file_dentry);
+		}
 	}
 	if (names) {
-		if (have_base)
+		if (have_base && s->base_is_pwd)
+			mix_identity(s, s->base_mnt, s->base_dentry, s->base_hash_len,
+				     s->base_inode);
+		else if (have_base)
 			tr_key_dentry(s->base_mnt, s->base_dentry);
 		tr_key_name(lf & 0xffff);
 	}
@@ -976,7 +1056,7 @@ int on_exec(struct bpf_raw_tracepoint_args *ctx)
 	s = get_scratch();
 	if (!s)
 		return 0;
-	tr_load_task();
+	tr_load_task_exec();
 
 	/* The file the kernel really runs. */
 	struct file *f = BPF_CORE_READ(bprm, file);

@@ -22,7 +22,7 @@ struct TraceOptions {
     IncompletePolicy incomplete = IncompletePolicy::Fail;
     Verbosity verbosity = Verbosity::Normal;
     IoUringPolicy io_uring = IoUringPolicy::Warn;
-    unsigned ringbuf_mb = 16;
+    unsigned ringbuf_mb = 4;
     // Scope: only the subtree from the first exec of this program (empty:
     // everything), and processes whose executable is not in exclude_exe.
     std::string only_under;

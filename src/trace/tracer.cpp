@@ -36,6 +36,9 @@ namespace {
 
 Verbosity g_verbosity = Verbosity::Normal;
 
+// How often the ring buffer is drained while nothing wakes the loop.
+constexpr int kDrainIntervalMs = 10;
+
 int libbpf_print(enum libbpf_print_level level, const char* fmt, va_list args)
 {
     if (g_verbosity != Verbosity::Verbose && level != LIBBPF_WARN)
@@ -390,7 +393,10 @@ Result<TraceResult> run_trace(const TraceOptions& options)
     // (including adopted orphans) has been reaped.
     pollfd fds[2] = {{ring_buffer__epoll_fd(ring.get()), POLLIN, 0}, {sig_fd.fd, POLLIN, 0}};
     for (;;) {
-        int n = poll(fds, 2, 100);
+        // The kernel side wakes this loop only when the ring buffer is a
+        // quarter full (a wakeup per event cost an interrupt each), so it
+        // drains on this timer too; a child's exit wakes it at once.
+        int n = poll(fds, 2, kDrainIntervalMs);
         if (n < 0 && errno != EINTR)
             return fail(std::string("poll failed: ") + std::strerror(errno));
         ring_buffer__consume(ring.get());

@@ -42,33 +42,34 @@ bool read_small_file(const std::string& path, std::vector<unsigned char>& out, s
     }
 }
 
-// A GNU build-ID note: namesz 4, type NT_GNU_BUILD_ID (3), name "GNU\0".
-// The notes are a sequence of ELF notes; walk them with bounds checks.
-bool has_build_id(const std::vector<unsigned char>& notes)
+}  // namespace
+
+// The notes are a sequence of ELF notes (32-bit namesz, descsz, type, then
+// the name and the descriptor, each padded to 4 bytes), walked with bounds
+// checks. A GNU build-ID note has namesz 4, type NT_GNU_BUILD_ID (3) and
+// name "GNU\0".
+bool notes_have_build_id(const unsigned char* notes, size_t size)
 {
     size_t off = 0;
     auto word = [&](size_t at) {
         uint32_t v;
-        std::memcpy(&v, notes.data() + at, 4);
+        std::memcpy(&v, notes + at, 4);
         return v;
     };
     auto align4 = [](uint64_t v) { return (v + 3) & ~uint64_t{3}; };
-    while (off + 12 <= notes.size()) {
+    while (size >= 12 && off <= size - 12) {
         const uint64_t namesz = word(off), descsz = word(off + 4), type = word(off + 8);
         const uint64_t name_at = off + 12;
         const uint64_t desc_at = name_at + align4(namesz);
         const uint64_t next = desc_at + align4(descsz);
-        if (next > notes.size())
+        if (next > size)
             return false;
-        if (type == 3 && namesz == 4 && descsz > 0 &&
-            std::memcmp(notes.data() + name_at, "GNU", 4) == 0)
+        if (type == 3 && namesz == 4 && descsz > 0 && std::memcmp(notes + name_at, "GNU", 4) == 0)
             return true;
         off = static_cast<size_t>(next);
     }
     return false;
 }
-
-}  // namespace
 
 bool embedded_btf_matches(const EmbeddedBtf& embedded, const std::string& notes_path,
                           const std::string& vmlinux_path, std::string& why)
@@ -82,7 +83,7 @@ bool embedded_btf_matches(const EmbeddedBtf& embedded, const std::string& notes_
         why = "cannot read " + notes_path;
         return false;
     }
-    if (!has_build_id(notes)) {
+    if (!notes_have_build_id(notes.data(), notes.size())) {
         why = notes_path + " holds no build ID";
         return false;
     }

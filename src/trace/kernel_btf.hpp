@@ -18,6 +18,10 @@ struct EmbeddedBtf {
 
 extern const EmbeddedBtf kEmbeddedBtf;
 
+// Whether the kernel notes (the bytes of /sys/kernel/notes) hold a GNU
+// build-ID note. Bounds-checked: any bytes are safe.
+bool notes_have_build_id(const unsigned char* notes, size_t size);
+
 // Whether `embedded` was made from the kernel whose notes and BTF are at
 // `notes_path` and `vmlinux_path`: the notes (which carry the kernel's
 // build ID) must be byte for byte the same and hold a GNU build-ID note,

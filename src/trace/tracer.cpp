@@ -8,6 +8,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -70,6 +72,19 @@ struct Fd {
         fd = f;
     }
 };
+
+// Whether this process holds CAP_BPF (with CAP_PERFMON) or CAP_SYS_ADMIN in
+// its effective set, the capabilities that let it load tracing programs.
+bool may_load_bpf()
+{
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2] = {};
+    if (syscall(SYS_capget, &header, data) != 0)
+        return geteuid() == 0;
+    auto has = [&](int cap) { return (data[cap / 32].effective >> (cap % 32)) & 1u; };
+    constexpr int kCapSysAdmin = 21, kCapPerfmon = 38, kCapBpf = 39;
+    return has(kCapSysAdmin) || (has(kCapBpf) && has(kCapPerfmon));
+}
 
 Error permission_error(int err)
 {
@@ -257,10 +272,14 @@ Result<std::unique_ptr<trace_bpf, SkelDeleter>> load_tracer(const TraceOptions& 
     const auto t_load = std::chrono::steady_clock::now();
     if (int err = trace_bpf__load(skel.get()); err != 0) {
         const int e = -err;
-        if (e == EPERM || e == EACCES)
+        // EACCES is also what the verifier answers when it rejects a
+        // program: only without the capabilities is it about permission.
+        if (e == EPERM || (e == EACCES && !may_load_bpf()))
             return tl::unexpected(permission_error(e));
-        return fail(std::string("the kernel refused the BPF programs: ") + std::strerror(e),
-                    "run with -v to see the verifier's log");
+        return fail(std::string("the kernel's verifier refused the BPF programs: ") +
+                        std::strerror(e),
+                    "trace-root needs Linux 5.17 or later (raw tracepoints, ring buffers, "
+                    "bpf_loop); run with -v to see libbpf's log");
     }
 
     if (options.verbosity == Verbosity::Verbose) {

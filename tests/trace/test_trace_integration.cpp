@@ -432,3 +432,48 @@ TEST_CASE("without the privilege to load BPF the error says what is missing and 
     CHECK(r.err.find("security.insecure") != std::string::npos);
     CHECK_FALSE(fs::exists(tmp / "report.json"));
 }
+
+TEST_CASE("the trace is the same with the embedded small BTF and with the kernel's full BTF")
+{
+    // On the machine that built trace-root the embedded BTF matches the
+    // kernel; TRACE_ROOT_FULL_BTF=1 forces libbpf to read the full one.
+    for (const bool full : {false, true}) {
+        CAPTURE(full);
+        TempDir tmp;
+        write_text(tmp / "stat_me", "x");
+        const std::string report_file = tmp / "report.json";
+        auto r = run({"/usr/bin/env", std::string("TRACE_ROOT_FULL_BTF=") + (full ? "1" : "0"),
+                      kTraceRoot, "-v", "--report", report_file, "--", "/bin/sh", "-c",
+                      "test -e '" + (tmp / "stat_me") + "' && ! test -e '" + (tmp / "no/such") +
+                          "'"});
+        INFO(r.err);
+        REQUIRE(r.exit_status == 0);
+        CHECK(r.err.find(full ? "CO-RE relocations use the full kernel BTF"
+                              : "CO-RE relocations use the small BTF embedded at build time") !=
+              std::string::npos);
+        auto report = read_report(report_file);
+        REQUIRE(report);
+        CHECK(has(*report, tmp / "stat_me", kStat));
+        CHECK(has(*report, tmp / "no/such", kMissing));
+        CHECK(report->loss.total() == 0);
+    }
+}
+
+TEST_CASE("repeats are suppressed in the kernel, and a first access never is")
+{
+    // 300 stats of one name by one shell builtin reach userspace as one
+    // event; each of 300 distinct names still arrives.
+    TempDir tmp;
+    write_text(tmp / "same", "x");
+    std::string script = "i=0; while [ $i -lt 300 ]; do test -e '" + (tmp / "same") +
+                         "'; test -e '" + tmp.path() + "/new'$i; i=$((i+1)); done";
+    auto t = trace(tmp, {"/bin/sh", "-c", script});
+    INFO(t.run.err);
+    REQUIRE(t.run.exit_status == 0);
+    CHECK(has(t.report, tmp / "same", kStat));
+    for (int i = 0; i < 300; ++i)
+        CHECK_MESSAGE(has(t.report, tmp / ("new" + std::to_string(i)), kMissing), i);
+    const PathEntry* same = find(t.report, tmp / "same");
+    REQUIRE(same);
+    CHECK(same->count < 5);
+}

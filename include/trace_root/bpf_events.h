@@ -74,7 +74,7 @@ enum tr_counter {
 	TR_C_PROC_MAP_FULL,      /* a forked process could not be added: its events are lost */
 	TR_C_PATH_TRUNCATED,     /* a path could not be emitted whole */
 	TR_C_NAME_UNREADABLE,    /* a successful call whose name could not be read */
-	TR_C_DEDUP_FAILED,       /* dedup insert failed (the event was still sent) */
+	TR_C_DEDUP_FAILED,       /* always 0 now (the dedup table never refuses); kept for the report schema */
 	TR_C_EVENTS,             /* events sent */
 	TR_C_DEDUP_HITS,         /* repeats suppressed in the kernel */
 	TR_C_MAX,

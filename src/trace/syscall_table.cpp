@@ -1,6 +1,6 @@
 // x86-64 syscall numbers and argument positions of every call that names,
 // opens, lists, maps, runs, creates or removes a file. Each row is one
-// syscall; the kernel side reads this table from the `syscalls` map, so
+// syscall; the kernel side reads this table from its read-only `syscall_table`, so
 // adding a syscall is adding a row here.
 #include "syscall_table.hpp"
 

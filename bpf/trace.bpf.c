@@ -97,7 +97,6 @@ struct scratch {
 	__u64 file_mnt, file_dentry;   /* the file reached, or the cwd */
 	__u64 base_mnt, base_dentry;   /* what a relative name is relative to */
 	__u32 fmode, fflags;
-	__u32 mmap_prot;
 	__u64 args[8];                 /* the syscall's arguments (6, padded) */
 	__u64 key[2];                  /* dedup key being built */
 };
@@ -717,7 +716,6 @@ __noinline __u32 tr_decode(__u32 nr, __s64 ret)
 		if (!f)
 			return 0;
 		tr_file_of(f);
-		s->mmap_prot = s->args[2] & 7;
 		return TR_K_MMAP | ((s->args[2] & 7) << 16);
 	}
 	case TR_SYS_CHDIR:
@@ -804,12 +802,13 @@ __noinline int tr_plain(__u32 nr, __s64 ret, __u32 d)
 
 /* Builds the dedup key of one access (see tr_access) and returns 1 when it
  * was seen before, recording it otherwise. */
-__noinline int tr_seen(__u32 kind_names_d, __s32 err, __u32 lf, __u32 have_base)
+/* `what` is the file's access kind (D_KIND), 1 << 8 when the name counts,
+ * and the mmap prot (D_AUX) above; `kind` is the syscall's kind. */
+__noinline int tr_seen(__u32 what, __u32 kind, __s32 err, __u32 lf, __u32 have_base)
 {
 	struct scratch *s = get_scratch();
-	__u32 fkind = kind_names_d & 0xff;
-	__u32 names = kind_names_d & (1u << 8);
-	__u32 kind = (kind_names_d >> 16) & 0xff;
+	__u32 fkind = D_KIND(what);
+	__u32 names = what & (1u << 8);
 
 	if (!s)
 		return 0;
@@ -820,7 +819,7 @@ __noinline int tr_seen(__u32 kind_names_d, __s32 err, __u32 lf, __u32 have_base)
 			sub = (s->fflags & 3) | ((s->fmode & FMODE_CREATED) ? 4 : 0) |
 			      ((s->fmode & 0x4000) ? 8 : 0);
 		else if (fkind == TR_K_MMAP)
-			sub = s->mmap_prot;
+			sub = D_AUX(what) & 7;
 		mix(s, sub);
 		/* With the name and its base in the key, the file's address is
 		 * identity enough: a reused dentry reached by the same name
@@ -874,7 +873,8 @@ __noinline int tr_access(__u32 nr, __s64 ret, __u32 d)
 	}
 	if (!fkind && !names)
 		return 0;
-	if (dedup_it && tr_seen((kind << 16) | (names << 8) | d, err, lf, have_base))
+	if (dedup_it &&
+	    tr_seen(fkind | (names << 8) | (D_AUX(d) << 16), kind, err, lf, have_base))
 		return 0;
 
 	int failed = 0;

@@ -50,3 +50,48 @@ TEST_CASE("report reader names what is wrong")
         R"("paths":[{"path":"/a","access":["teleport"]}]})",
         "r.json"));
 }
+
+TEST_CASE("report writer: one line per path, quotes and backslashes survive")
+{
+    Report r;
+    r.warnings = {"a \"quoted\" warning"};
+    PathEntry a;
+    a.path = "/tmp/quote\"back\\slash";
+    a.access = kRead;
+    a.count = 7;
+    a.mode = 0100644;
+    a.first = {7, "we\"ird\x01", "/bin/x\\y"};
+    PathEntry b;
+    b.path = "/tmp/plain";
+    b.access = kStat | kMissing;
+    b.flags = kPathPseudo | kPathUnreadable;
+    r.paths = {b, a}; // sorted by path bytes, as the collector writes them
+    const std::string text = report_to_json(r);
+    // Each entry is one line of its own, so a diff of two reports is a
+    // diff of paths.
+    size_t entry_lines = 0, pos = 0;
+    while ((pos = text.find("\n    {\"path\": ", pos)) != std::string::npos) {
+        ++entry_lines;
+        const size_t end = text.find('\n', pos + 1);
+        REQUIRE(end != std::string::npos);
+        CHECK(text.substr(pos + 1, end - pos - 1).find("\"first\": {") != std::string::npos);
+        pos = end;
+    }
+    CHECK(entry_lines == 2);
+    auto back = report_from_json(text, "test");
+    REQUIRE(back);
+    REQUIRE(back->paths.size() == 2);
+    CHECK(back->paths[1].path == a.path);
+    CHECK(back->paths[1].count == 7);
+    CHECK(back->paths[1].mode == 0100644);
+    CHECK(back->paths[1].first.comm == a.first.comm);
+    CHECK(back->paths[1].first.exe == a.first.exe);
+    CHECK(back->paths[0].flags == (kPathPseudo | kPathUnreadable));
+    CHECK(back->paths[0].access == (kStat | kMissing));
+    CHECK(back->warnings == r.warnings);
+
+    Report empty;
+    auto none = report_from_json(report_to_json(empty), "empty");
+    REQUIRE(none);
+    CHECK(none->paths.empty());
+}

@@ -85,7 +85,7 @@ struct scratch {
 	struct walk_state walk_state;
 	char name[TR_PATH_MAX];
 	char window[128 + 16]; /* a span of one kernel struct, read at once */
-	/* The task, read once per event by tr_load_task(). */
+	/* The task, read once per event by load_task(). */
 	__u64 root_mnt, root_dentry;   /* task->fs->root */
 	__u64 pwd_mnt, pwd_dentry;     /* task->fs->pwd */
 	__u64 pwd_hash_len, pwd_inode; /* and its identity (see tr_key_dentry) */
@@ -101,16 +101,30 @@ struct scratch {
 	__u64 key[2];                  /* dedup key being built */
 };
 
+/* The tree's processes, as a bit per tgid: bit (tgid & 63) of word
+ * tgid >> 6. Every syscall of every process on the machine asks whether
+ * its process is traced, so the answer must be cheap: an array lookup is
+ * inlined by the verifier and costs a few nanoseconds, while the hash map
+ * this replaced cost about 90 ns per syscall here (a helper call, jhash
+ * and a bucket walk), paid by the whole machine. Sized for PID_MAX_LIMIT
+ * (4M pids on 64-bit): 512 KiB, and it can never be full. */
+#define TRACED_WORDS (4194304 / 64)
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TRACED_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} traced SEC(".maps");
+
+/* Processes whose ia32 syscalls were reported already (rare: only looked
+ * at on a 32-bit syscall). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	/* Processes of the tree alive at once. Its buckets are zeroed at
-	 * start-up, so it is no bigger than a large build needs. */
-	__uint(max_entries, 16384);
-	__uint(map_flags, BPF_F_NO_PREALLOC); /* allocated at fork, not at start-up */
+	__uint(max_entries, 1024);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
 	__type(value, __u8);
-} traced SEC(".maps");
-#define TRACED_COMPAT_SEEN 2 /* the value's bit: this process's ia32 use was sent */
+} compat_seen SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -168,9 +182,16 @@ static __always_inline void count(__u32 which)
 		*v += 1;
 }
 
+static __always_inline __u64 *traced_word(__u32 tgid)
+{
+	__u32 word = tgid >> 6;
+	return bpf_map_lookup_elem(&traced, &word);
+}
+
 static __always_inline int is_traced(__u32 tgid)
 {
-	return bpf_map_lookup_elem(&traced, &tgid) != NULL;
+	__u64 *w = traced_word(tgid);
+	return w && ((*w >> (tgid & 63)) & 1);
 }
 
 /* One step of the keyed hash: two multiply-xorshift lanes. */
@@ -225,35 +246,33 @@ __noinline int tr_key_dentry(__u64 mnt, __u64 dentry)
 	return 0;
 }
 
-struct name_words {
-	struct scratch *s;
-};
-
-static long name_word(__u32 i, struct name_words *c)
-{
-	struct scratch *s = c->s;
-	__u64 *w = (__u64 *)(s->name + ((i * 16) & (TR_PATH_MAX - 16)));
-	__u64 a = (s->key[0] ^ w[0]) * 0x9E3779B97F4A7C15ULL;
-	__u64 b = (s->key[1] ^ w[1]) * 0xC2B2AE3D27D4EB4FULL;
-
-	s->key[0] = a ^ (b >> 29);
-	s->key[1] = b ^ (a >> 31);
-	return 0;
-}
-
 /* Mixes the first `len` bytes of s->name (at most HASH_NAME_MAX); the
  * bytes after them are not looked at (they hold whatever an earlier name
- * left). The words are mixed in a bpf_loop() callback: unrolled, they
- * cost the verifier more than everything else in the file. */
+ * left). 16 bytes a step, in a plain bounded loop: the verifier walks its
+ * at most 15 steps once, in this global function (unrolled, the steps
+ * cost it more than everything else in the file), and unlike a bpf_loop()
+ * callback a step costs no call and return. */
 __noinline int tr_key_name(__u32 len)
 {
 	struct scratch *s = get_scratch();
+	__u64 k0, k1;
+	__u32 i;
 
 	if (!s || len > HASH_NAME_MAX)
 		return 0;
-	struct name_words c = {s};
 	mix(s, len);
-	bpf_loop(len / 16, name_word, &c, 0);
+	k0 = s->key[0];
+	k1 = s->key[1];
+	for (i = 0; i < len / 16 && i < HASH_NAME_MAX / 16; i++) {
+		__u64 *w = (__u64 *)(s->name + ((i * 16) & (TR_PATH_MAX - 16)));
+		__u64 a = (k0 ^ w[0]) * 0x9E3779B97F4A7C15ULL;
+		__u64 b = (k1 ^ w[1]) * 0xC2B2AE3D27D4EB4FULL;
+
+		k0 = a ^ (b >> 29);
+		k1 = b ^ (a >> 31);
+	}
+	s->key[0] = k0;
+	s->key[1] = k1;
 	/* The last 0 to 15 bytes, masked: what follows them is stale. */
 	__u32 off = (len & ~15u) & (TR_PATH_MAX - 16);
 	__u32 rest = len & 15;
@@ -324,17 +343,15 @@ static __always_inline void forget(struct scratch *s)
  * verifier four linear searches of the kernel's whole BTF (for the
  * __safe_trusted and __safe_rcu markers, about half a millisecond each on
  * these machines), so there are exactly two such loads, here, and exec,
- * which is rare, uses tr_load_task_exec()'s probe reads instead. */
-__noinline int tr_load_task(void)
+ * which is rare, uses tr_load_task_exec()'s probe reads instead. It is
+ * inlined into sys_exit(), which runs once per event anyway: every call
+ * and return costs here (the kernel's return thunks, see sys_exit()). */
+static __always_inline void load_task(struct scratch *s, struct task_struct *task)
 {
-	struct scratch *s = get_scratch();
-	struct task_struct *task = bpf_get_current_task_btf();
 	struct fs_struct *fs = task->fs;
 	struct files_struct *files = task->files;
 	struct fdtable *fdt = files ? files->fdt : NULL;
 
-	if (!s)
-		return -1;
 	s->root_mnt = fs ? (__u64)fs->root.mnt : 0;
 	s->root_dentry = fs ? (__u64)fs->root.dentry : 0;
 	s->pwd_mnt = fs ? (__u64)fs->pwd.mnt : 0;
@@ -344,10 +361,9 @@ __noinline int tr_load_task(void)
 	s->pwd_inode = pwd ? (__u64)pwd->d_inode : 0;
 	s->max_fds = fdt ? fdt->max_fds : 0;
 	s->fd_arr = fdt ? (__u64)fdt->fd : 0;
-	return 0;
 }
 
-/* tr_load_task() with probe reads, for sched_process_exec. */
+/* load_task() with probe reads, for sched_process_exec. */
 __noinline int tr_load_task_exec(void)
 {
 	struct scratch *s = get_scratch();
@@ -370,18 +386,24 @@ __noinline int tr_load_task_exec(void)
 }
 
 /* The struct file behind fd `fd` of the current task (its fd table read by
- * tr_load_task()), 0 when none. */
+ * load_task()), 0 when none. */
+static __always_inline __u64 fd_file(struct scratch *s, __s32 fd)
+{
+	struct file **arr = (struct file **)s->fd_arr;
+	struct file *f = NULL;
+
+	if (fd < 0 || (__u32)fd >= s->max_fds || !arr)
+		return 0;
+	bpf_probe_read_kernel(&f, sizeof(f), &arr[fd]);
+	return (__u64)f;
+}
+
+/* fd_file() for the colder paths (dirfds, exec). */
 __noinline __u64 tr_fd_file(__s32 fd)
 {
 	struct scratch *s = get_scratch();
-	struct file **arr;
-	struct file *f = NULL;
 
-	if (!s || fd < 0 || (__u32)fd >= s->max_fds || !s->fd_arr)
-		return 0;
-	arr = (struct file **)s->fd_arr;
-	bpf_probe_read_kernel(&f, sizeof(f), &arr[fd]);
-	return (__u64)f;
+	return s ? fd_file(s, fd) : 0;
 }
 
 /* Kernel-internal file systems (pipes, sockets, anon inodes, namespaces)
@@ -507,9 +529,8 @@ __noinline int tr_emit_file(__u32 kind, __u32 nr, __u32 aux)
 }
 
 /* Fills s->file_* and the mode and flags from a struct file. */
-__noinline int tr_file_of(__u64 file)
+static __always_inline void file_of(struct scratch *s, __u64 file)
 {
-	struct scratch *s = get_scratch();
 	struct file *f = (struct file *)file;
 	/* f_mode, f_flags and f_path lie within a few dozen bytes of each
 	 * other: one probe read instead of three. */
@@ -517,8 +538,6 @@ __noinline int tr_file_of(__u64 file)
 	__u32 fl = bpf_core_field_offset(struct file, f_flags);
 	__u32 pa = bpf_core_field_offset(struct file, f_path);
 
-	if (!s)
-		return -1;
 	if (fl > lo && pa > lo && pa + sizeof(struct path) - lo <= 128) {
 		bpf_probe_read_kernel(s->window, (pa + sizeof(struct path) - lo) & 127,
 				      (char *)f + lo);
@@ -533,7 +552,6 @@ __noinline int tr_file_of(__u64 file)
 		s->file_mnt = (__u64)p.mnt;
 		s->file_dentry = (__u64)p.dentry;
 	}
-	return 0;
 }
 
 /* Fills s->file_* with the cwd. */
@@ -576,13 +594,10 @@ __noinline int tr_base_of(__s32 dirfd)
 /* Reads a user (or, with `kernel`, a kernel) string into s->name. Returns
  * its length without the NUL, with TR_F_UNREADABLE or TR_F_TRUNCATED
  * shifted left by 16. */
-__noinline __u32 tr_read_name(__u64 ptr, __u32 kernel)
+static __always_inline __u32 read_name(struct scratch *s, __u64 ptr, __u32 kernel)
 {
-	struct scratch *s = get_scratch();
 	long n;
 
-	if (!s)
-		return TR_F_UNREADABLE << 16;
 	if (!ptr) {
 		s->name[0] = 0;
 		return 0;
@@ -598,6 +613,14 @@ __noinline __u32 tr_read_name(__u64 ptr, __u32 kernel)
 	if (n >= TR_PATH_MAX)
 		return (TR_F_TRUNCATED << 16) | (TR_PATH_MAX - 1);
 	return (__u32)(n - 1);
+}
+
+/* read_name() for the colder paths. */
+__noinline __u32 tr_read_name(__u64 ptr, __u32 kernel)
+{
+	struct scratch *s = get_scratch();
+
+	return s ? read_name(s, ptr, kernel) : TR_F_UNREADABLE << 16;
 }
 
 /* A lookup by name, the name in s->name: string 0 = base directory (from
@@ -674,7 +697,7 @@ static __always_inline __u64 arg(struct scratch *s, int i)
 	return i >= 0 ? s->args[i & 7] : 0;
 }
 
-/* What tr_decode() found, packed into its return value (plain integers
+/* What decode() found, packed into its return value (plain integers
  * between global functions keep the verifier's work per function). */
 #define D_KIND(x) ((x) & 0xff)   /* kind of the access to s->file_*, 0 = none */
 #define D_NAMES (1u << 8)        /* the name argument(s) are recorded too */
@@ -683,14 +706,17 @@ static __always_inline __u64 arg(struct scratch *s, int i)
 #define D_AUX(x) ((x) >> 16)     /* mmap prot */
 
 /* Decides what a syscall accessed. Fills s->file_* when it reached a file
- * (or the cwd). Returns the D_* bits, 0 when there is nothing to record. */
-__noinline __u32 tr_decode(__u32 nr, __s64 ret)
+ * (or the cwd). Returns the D_* bits, 0 when there is nothing to record.
+ * Inlined into sys_exit(), with one place that turns an fd into its file
+ * (so that code is there once). */
+static __always_inline __u32 decode(struct scratch *s, __u32 nr, __s64 ret)
 {
-	struct scratch *s = get_scratch();
 	const volatile struct tr_syscall *sc;
+	__u32 found, not_found = 0;
+	__s32 fd;
 	__u64 f;
 
-	if (!s || nr >= TR_NR_SYSCALLS)
+	if (nr >= TR_NR_SYSCALLS)
 		return 0;
 	sc = &syscall_table[nr];
 	__u8 kind = sc->kind, special = sc->special;
@@ -708,16 +734,12 @@ __noinline __u32 tr_decode(__u32 nr, __s64 ret)
 			send(s);
 		}
 		return 0;
-	case TR_SYS_MMAP: {
-		int fd = (int)s->args[4];
+	case TR_SYS_MMAP:
+		fd = (int)s->args[4];
 		if ((ret < 0 && ret > -4096) || (s->args[3] & MAP_ANONYMOUS) || fd < 0)
 			return 0;
-		f = tr_fd_file(fd);
-		if (!f)
-			return 0;
-		tr_file_of(f);
-		return TR_K_MMAP | ((s->args[2] & 7) << 16);
-	}
+		found = TR_K_MMAP | ((s->args[2] & 7) << 16);
+		goto resolve;
 	case TR_SYS_CHDIR:
 		if (fd_arg >= 0) /* fchdir */
 			return ret == 0 ? (cwd_as_file(s), TR_K_CHDIR) : 0;
@@ -738,20 +760,17 @@ __noinline __u32 tr_decode(__u32 nr, __s64 ret)
 		 * final file, and the image needs every symlink on the way. */
 		if (ret < 0)
 			return names;
-		f = tr_fd_file((__s32)ret);
-		if (!f)
-			return names;
-		tr_file_of(f);
-		return TR_K_OPEN | names;
+		fd = (__s32)ret;
+		found = TR_K_OPEN | names;
+		not_found = names;
+		goto resolve;
 	}
 	if (fd_arg >= 0) {
 		if (ret < 0)
 			return 0;
-		f = tr_fd_file((__s32)arg(s, fd_arg));
-		if (!f)
-			return 0;
-		tr_file_of(f);
-		return kind;
+		fd = (__s32)arg(s, fd_arg);
+		found = kind;
+		goto resolve;
 	}
 	if (flags_arg >= 0 && ret >= 0 && (arg(s, flags_arg) & AT_EMPTY_PATH)) {
 		/* The AT_EMPTY_PATH form of a stat works on the dirfd. */
@@ -760,19 +779,23 @@ __noinline __u32 tr_decode(__u32 nr, __s64 ret)
 		if (p)
 			bpf_probe_read_user(&c, 1, p);
 		if (!p || c == 0) {
-			int fd = (int)arg(s, sc->dirfd_arg);
+			fd = (int)arg(s, sc->dirfd_arg);
 			if (fd == AT_FDCWD) {
 				cwd_as_file(s);
 				return kind;
 			}
-			f = tr_fd_file(fd);
-			if (!f)
-				return 0;
-			tr_file_of(f);
-			return kind;
+			found = kind;
+			goto resolve;
 		}
 	}
 	return names;
+
+resolve:
+	f = fd_file(s, fd);
+	if (!f)
+		return not_found;
+	file_of(s, f);
+	return found;
 }
 
 /* Records the names of a call that is never deduplicated: two names, or a
@@ -860,7 +883,7 @@ __noinline int tr_access(__u32 nr, __s64 ret, __u32 d)
 	__s8 dirfd_arg = sc->dirfd_arg;
 
 	if (names) {
-		lf = tr_read_name(arg(s, sc->path_arg), 0);
+		lf = read_name(s, arg(s, sc->path_arg), 0);
 		if (check_name(lf, err) != 0 || ((d & D_ABS_ONLY) && relative_name(s, lf))) {
 			names = 0;
 		} else {
@@ -888,25 +911,34 @@ __noinline int tr_access(__u32 nr, __s64 ret, __u32 d)
 }
 
 /* An ia32 syscall: its number means something else. Tells userspace once
- * per process (marked in its `traced` entry); it marks the trace
+ * per process (remembered in `compat_seen`); it marks the trace
  * incomplete. */
 __noinline int tr_compat(__u32 nr)
 {
 	struct scratch *s = get_scratch();
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	__u8 *mark = bpf_map_lookup_elem(&traced, &tgid);
+	__u8 one = 1;
 
-	if (!s || !mark || (*mark & TRACED_COMPAT_SEEN))
+	if (!s || bpf_map_lookup_elem(&compat_seen, &tgid))
 		return 0;
-	*mark |= TRACED_COMPAT_SEEN;
+	/* If the table is full the warning is sent again next time, which is
+	 * harmless; it is never lost. */
+	bpf_map_update_elem(&compat_seen, &tgid, &one, BPF_ANY);
 	tr_header(TR_EV_COMPAT, 0, nr, 0);
 	if (send(s) != 0)
-		*mark &= ~TRACED_COMPAT_SEEN;
+		bpf_map_delete_elem(&compat_seen, &tgid);
 	return 0;
 }
 
-/* The part of sys_exit that runs for every syscall of the traced tree. */
-__noinline int tr_sys_exit(__s64 ret)
+/* The part of sys_exit that runs for every syscall of the traced tree.
+ *
+ * What is inlined and what is a global function is a trade between the
+ * verifier (paid once per run) and the hot path (paid per syscall): on
+ * these machines every call and return costs 10 to 15 ns, the kernel's
+ * return thunk (the SRSO "safe RET" mitigation on AMD) included. So the
+ * work every traced syscall does (the task, the decode, an fd's file) is
+ * inlined here, and what is rarer or long stays in global functions. */
+static __always_inline int sys_exit(__s64 ret)
 {
 	struct scratch *s = get_scratch();
 	struct task_struct *task = bpf_get_current_task_btf();
@@ -928,8 +960,8 @@ __noinline int tr_sys_exit(__s64 ret)
 	s->args[3] = r->r10;
 	s->args[4] = r->r8;
 	s->args[5] = r->r9;
-	tr_load_task();
-	d = tr_decode(nr, ret);
+	load_task(s, task);
+	d = decode(s, nr, ret);
 	if (d & D_PLAIN)
 		return tr_plain(nr, ret, d);
 	if (d)
@@ -942,7 +974,7 @@ int on_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
 	if (!is_traced(bpf_get_current_pid_tgid() >> 32))
 		return 0;
-	return tr_sys_exit((__s64)ctx->args[1]);
+	return sys_exit((__s64)ctx->args[1]);
 }
 
 /* Parses "/dev/fd/N" or "/dev/fd/N/rest" (how the kernel names an
@@ -1087,15 +1119,18 @@ int on_fork(struct bpf_raw_tracepoint_args *ctx)
 	__u32 ptgid = BPF_CORE_READ(parent, tgid);
 	__u32 ctgid = BPF_CORE_READ(child, tgid);
 	__u32 cpid = BPF_CORE_READ(child, pid);
-	__u8 one = 1;
 	struct scratch *s;
+	__u64 *w;
 
 	if (ctgid == ptgid || cpid != ctgid || !is_traced(ptgid))
 		return 0; /* a thread, or not ours */
-	if (bpf_map_update_elem(&traced, &ctgid, &one, BPF_ANY) != 0) {
+	w = traced_word(ctgid);
+	if (!w) {
+		/* Only a pid above PID_MAX_LIMIT could miss the table. */
 		count(TR_C_PROC_MAP_FULL);
 		return 0;
 	}
+	__sync_fetch_and_or(w, 1ULL << (ctgid & 63));
 	s = get_scratch();
 	if (!s)
 		return 0;
@@ -1116,7 +1151,10 @@ int on_exit(struct bpf_raw_tracepoint_args *ctx)
 	/* args[1] is group_dead: the last thread of the process is exiting. */
 	if (!ctx->args[1] || !is_traced(tgid))
 		return 0;
-	bpf_map_delete_elem(&traced, &tgid);
+	__u64 *w = traced_word(tgid);
+	if (w)
+		__sync_fetch_and_and(w, ~(1ULL << (tgid & 63)));
+	bpf_map_delete_elem(&compat_seen, &tgid);
 	s = get_scratch();
 	if (!s)
 		return 0;

@@ -374,9 +374,15 @@ Result<TraceResult> run_trace(const TraceOptions& options)
     err_write.reset();
     const uint32_t workload_pid = static_cast<uint32_t>(*started);
 
-    // The workload joins the traced set before it may exec.
-    const uint8_t one = 1;
-    if (bpf_map_update_elem(bpf_map__fd((*skel)->maps.traced), &workload_pid, &one, BPF_ANY)) {
+    // The workload joins the traced set (a bit per tgid, see trace.bpf.c)
+    // before it may exec. Nothing else is traced yet, so nothing else
+    // writes the word concurrently.
+    const int traced_fd = bpf_map__fd((*skel)->maps.traced);
+    const uint32_t word = workload_pid / 64;
+    uint64_t bits = 0;
+    if (bpf_map_lookup_elem(traced_fd, &word, &bits) == 0)
+        bits |= uint64_t{1} << (workload_pid % 64);
+    if (bits == 0 || bpf_map_update_elem(traced_fd, &word, &bits, BPF_ANY)) {
         kill(direct_child, SIGKILL);
         waitpid(direct_child, nullptr, 0);
         return fail(std::string("cannot add the workload to the traced set: ") +

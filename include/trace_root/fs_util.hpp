@@ -8,8 +8,8 @@
 namespace trace_root {
 
 // Write `data` to `file` atomically: a temporary file in the same directory,
-// fsync, then rename. On any failure the temporary is removed and `file` is
-// left as it was.
+// then rename (no fsync, see fs_util.cpp). On any failure the temporary is
+// removed and `file` is left as it was.
 Result<void> write_file_atomic(const std::string& file, const std::string& data);
 
 Result<std::string> read_file(const std::string& file, size_t max_bytes = size_t(1) << 30);

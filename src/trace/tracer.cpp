@@ -467,6 +467,12 @@ Result<TraceResult> run_trace(const TraceOptions& options)
     report.duration_seconds = std::chrono::duration<double>(t1 - t0).count();
     report.loss = *loss;
     collector.finish(report);
+    if (options.verbosity == Verbosity::Verbose)
+        std::cerr << "trace-root: after the workload: "
+                  << std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                               t1)
+                         .count()
+                  << " ms to drain the ring buffer and sort the paths\n";
 
     TraceResult result;
     if (report.loss.total() > 0) {

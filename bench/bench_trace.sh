@@ -23,6 +23,10 @@ fi
 cc -O2 -o "$work/openloop" "$here/openloop.c"
 command -v strace >/dev/null || { echo "bench: strace is missing (apt-get install strace)" >&2; exit 1; }
 
+# The Python workload runs the interpreter itself: `python3` on PATH may be
+# a shim (pyenv's is a bash script that starts a dozen processes before
+# Python), which would measure the shim instead of the import.
+python=$(python3 -c 'import sys; print(sys.executable)')
 pyimport='import json, sqlite3, ssl, email.parser, http.client, xml.etree.ElementTree, asyncio, decimal, fractions, statistics, csv, zipfile, tarfile, logging.handlers, argparse, subprocess, urllib.request, unittest, dataclasses, typing, pathlib, shutil, tempfile, zoneinfo, hashlib, hmac, base64, uuid, sched, queue, concurrent.futures, multiprocessing, ctypes, difflib, textwrap, pprint, inspect, ast, dis, pickle, shelve, sqlite3, gzip, bz2, lzma, configparser, secrets, string, re, datetime, calendar, locale, gettext, socket, selectors, signal, mmap, codecs, unicodedata, html.parser, xml.dom.minidom, wsgiref.simple_server, smtplib, imaplib, ftplib, poplib'
 
 now() { date +%s.%N; }
@@ -52,4 +56,4 @@ run_variants() { # name, command...
 
 echo "trace-root overhead, median of $reps interleaved runs (ratios to bare):"
 run_variants open-heavy "$work/openloop" "$work/files" "$nfiles" "$rounds"
-run_variants py-import python3 -c "$pyimport"
+run_variants py-import "$python" -c "$pyimport"

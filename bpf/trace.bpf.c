@@ -85,7 +85,7 @@ struct scratch {
 	struct walk_state walk_state;
 	char name[TR_PATH_MAX];
 	char window[128 + 16]; /* a span of one kernel struct, read at once */
-	/* The task, read once per event by load_task(). */
+	/* The task, read once per event by tr_load_task(). */
 	__u64 root_mnt, root_dentry;   /* task->fs->root */
 	__u64 pwd_mnt, pwd_dentry;     /* task->fs->pwd */
 	__u64 pwd_hash_len, pwd_inode; /* and its identity (see tr_key_dentry) */
@@ -343,15 +343,20 @@ static __always_inline void forget(struct scratch *s)
  * verifier four linear searches of the kernel's whole BTF (for the
  * __safe_trusted and __safe_rcu markers, about half a millisecond each on
  * these machines), so there are exactly two such loads, here, and exec,
- * which is rare, uses tr_load_task_exec()'s probe reads instead. It is
- * inlined into sys_exit(), which runs once per event anyway: every call
- * and return costs here (the kernel's return thunks, see sys_exit()). */
-static __always_inline void load_task(struct scratch *s, struct task_struct *task)
+ * which is rare, uses tr_load_task_exec()'s probe reads instead. It is a
+ * global function, verified once: inlined, the searches were repeated for
+ * every verifier state reaching it (4 ms more start-up, measured), for a
+ * call and return that cost some 15 ns per event. */
+__noinline int tr_load_task(void)
 {
+	struct scratch *s = get_scratch();
+	struct task_struct *task = bpf_get_current_task_btf();
 	struct fs_struct *fs = task->fs;
 	struct files_struct *files = task->files;
 	struct fdtable *fdt = files ? files->fdt : NULL;
 
+	if (!s)
+		return -1;
 	s->root_mnt = fs ? (__u64)fs->root.mnt : 0;
 	s->root_dentry = fs ? (__u64)fs->root.dentry : 0;
 	s->pwd_mnt = fs ? (__u64)fs->pwd.mnt : 0;
@@ -361,9 +366,10 @@ static __always_inline void load_task(struct scratch *s, struct task_struct *tas
 	s->pwd_inode = pwd ? (__u64)pwd->d_inode : 0;
 	s->max_fds = fdt ? fdt->max_fds : 0;
 	s->fd_arr = fdt ? (__u64)fdt->fd : 0;
+	return 0;
 }
 
-/* load_task() with probe reads, for sched_process_exec. */
+/* tr_load_task() with probe reads, for sched_process_exec. */
 __noinline int tr_load_task_exec(void)
 {
 	struct scratch *s = get_scratch();
@@ -709,14 +715,15 @@ static __always_inline __u64 arg(struct scratch *s, int i)
  * (or the cwd). Returns the D_* bits, 0 when there is nothing to record.
  * Inlined into sys_exit(), with one place that turns an fd into its file
  * (so that code is there once). */
-static __always_inline __u32 decode(struct scratch *s, __u32 nr, __s64 ret)
+__noinline __u32 tr_decode(__u32 nr, __s64 ret)
 {
+	struct scratch *s = get_scratch();
 	const volatile struct tr_syscall *sc;
 	__u32 found, not_found = 0;
 	__s32 fd;
 	__u64 f;
 
-	if (nr >= TR_NR_SYSCALLS)
+	if (!s || nr >= TR_NR_SYSCALLS)
 		return 0;
 	sc = &syscall_table[nr];
 	__u8 kind = sc->kind, special = sc->special;
@@ -960,8 +967,8 @@ static __always_inline int sys_exit(__s64 ret)
 	s->args[3] = r->r10;
 	s->args[4] = r->r8;
 	s->args[5] = r->r9;
-	load_task(s, task);
-	d = decode(s, nr, ret);
+	tr_load_task();
+	d = tr_decode(nr, ret);
 	if (d & D_PLAIN)
 		return tr_plain(nr, ret, d);
 	if (d)

@@ -46,6 +46,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <string_view>
 
 #include "sha256.hpp"
 #include "trace_root/escape.hpp"
@@ -86,6 +87,69 @@ std::string la_error(archive* a)
 {
     const char* s = archive_error_string(a);
     return s != nullptr ? s : "unknown libarchive error";
+}
+
+// ---- compressions ---------------------------------------------------------
+
+// Image archives and layers are read as tar, plain or compressed with gzip or
+// zstd (the compressions the OCI image spec has layer media types for, and
+// the ones plan_oci() admits, which docker's layers and archives use too),
+// or with xz or bzip2, which people use to ship a `docker save` archive.
+// They are named here instead of archive_read_support_filter_all() because
+// trace-root links libarchive statically (TRACE_ROOT_STATIC_DEPS, see
+// cmake/StaticDeps.cmake) to cut its start-up: a static archive contributes
+// only the members the code references, and "all" would pull in every
+// decompressor with its library (liblzma, libbz2, liblz4...). Other
+// compressions are refused by name (other_compression below).
+void support_image_formats(archive* a)
+{
+    archive_read_support_filter_gzip(a);
+    archive_read_support_filter_zstd(a);
+    archive_read_support_filter_xz(a);
+    archive_read_support_filter_lzma(a);
+    archive_read_support_filter_bzip2(a);
+    archive_read_support_format_tar(a);
+}
+
+constexpr const char* kReadCompressions =
+    "plain tar or tar compressed with gzip, zstd, xz or bzip2";
+
+struct OtherCompression {
+    const char* name;
+    const char* decompress;  // the command that undoes it
+};
+
+// When libarchive refused an input, what its first bytes say it is, if that
+// is a compression trace-root does not read; nullptr otherwise.
+const OtherCompression* other_compression(const std::string& head)
+{
+    using namespace std::string_view_literals;
+    struct Magic {
+        std::string_view bytes;
+        OtherCompression what;
+    };
+    static const Magic kMagics[] = {
+        {"\x04\x22\x4D\x18"sv, {"lz4", "lz4 -d"}},
+        {"LZIP"sv, {"lzip", "lzip -d"}},
+        {"\x89LZO\0"sv, {"lzop", "lzop -d"}},
+        {"\x1F\x9D"sv, {"compress (.Z)", "gzip -d"}},
+    };
+    for (const auto& m : kMagics)
+        if (head.compare(0, m.bytes.size(), m.bytes) == 0)
+            return &m.what;
+    return nullptr;
+}
+
+// The first bytes of a file, for other_compression(); empty if unreadable.
+std::string file_head(const std::string& path)
+{
+    std::string head(16, '\0');
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    const ssize_t n = fd >= 0 ? pread(fd, head.data(), head.size(), 0) : -1;
+    if (fd >= 0)
+        close(fd);
+    head.resize(n > 0 ? static_cast<size_t>(n) : 0);
+    return head;
 }
 
 std::pair<std::string, std::string> split_parent(const std::string& norm)
@@ -288,10 +352,15 @@ private:
     Result<ReadArchive> open()
     {
         ReadArchive a(archive_read_new(), archive_read_free);
-        archive_read_support_filter_all(a.get());
-        archive_read_support_format_tar(a.get());
-        if (archive_read_open_filename(a.get(), path_.c_str(), 1 << 16) != ARCHIVE_OK)
+        support_image_formats(a.get());
+        if (archive_read_open_filename(a.get(), path_.c_str(), 1 << 16) != ARCHIVE_OK) {
+            if (const auto* c = other_compression(file_head(path_)))
+                return fail("cannot open image archive " + path_ + ": it is " + c->name +
+                                "-compressed, and trace-root reads image archives as " +
+                                kReadCompressions,
+                            std::string("decompress it first (") + c->decompress + ")");
             return fail("cannot open image archive " + path_ + ": " + la_error(a.get()));
+        }
         return a;
     }
 
@@ -377,6 +446,7 @@ struct InnerFeed {
     Sha256 hash;
     int64_t bytes = 0;
     std::string error;
+    std::string head;  // the blob's first bytes, to name a compression not read
 };
 
 la_ssize_t inner_read(archive* a, void* client, const void** out)
@@ -390,6 +460,8 @@ la_ssize_t inner_read(archive* a, void* client, const void** out)
     }
     f->hash.update(f->buf.data(), *n);
     f->bytes += static_cast<int64_t>(*n);
+    if (f->head.size() < 16)
+        f->head.append(f->buf.data(), std::min(*n, 16 - f->head.size()));
     *out = f->buf.data();
     return static_cast<la_ssize_t>(*n);
 }
@@ -408,10 +480,16 @@ public:
         InnerFeed feed;
         feed.in = &in;
         ReadArchive a(archive_read_new(), archive_read_free);
-        archive_read_support_filter_all(a.get());
-        archive_read_support_format_tar(a.get());
-        if (archive_read_open(a.get(), &feed, nullptr, inner_read, nullptr) != ARCHIVE_OK)
+        support_image_formats(a.get());
+        if (archive_read_open(a.get(), &feed, nullptr, inner_read, nullptr) != ARCHIVE_OK) {
+            if (const auto* c = feed.error.empty() ? other_compression(feed.head) : nullptr)
+                return fail(layer + ": the layer is " + c->name +
+                                "-compressed, and trace-root reads layers as " +
+                                kReadCompressions,
+                            std::string("decompress the layer (") + c->decompress +
+                                ") and rebuild the image");
             return fail(layer + ": not a (compressed) tar layer: " + la_error(a.get()));
+        }
         for (;;) {
             archive_entry* e = nullptr;
             const int r = archive_read_next_header(a.get(), &e);

@@ -105,7 +105,7 @@ inline la_ssize_t append_cb(archive*, void* client, const void* buf, size_t n)
     return static_cast<la_ssize_t>(n);
 }
 
-enum class TarCompression { None, Gzip };
+enum class TarCompression { None, Gzip, Zstd, Xz };
 
 inline std::string make_tar(const std::vector<TarMember>& members,
                             TarCompression c = TarCompression::None)
@@ -115,6 +115,10 @@ inline std::string make_tar(const std::vector<TarMember>& members,
     archive_write_set_format_pax_restricted(a);
     if (c == TarCompression::Gzip)
         archive_write_add_filter_gzip(a);
+    else if (c == TarCompression::Zstd)
+        archive_write_add_filter_zstd(a);
+    else if (c == TarCompression::Xz)
+        archive_write_add_filter_xz(a);
     archive_write_set_bytes_in_last_block(a, 1);
     archive_write_open(a, &out, nullptr, append_cb, nullptr);
     for (const auto& m : members) {

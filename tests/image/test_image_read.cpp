@@ -24,7 +24,8 @@ std::string docker_config(size_t layers)
 }
 
 // A `docker save` layout: manifest.json, a config, one tar per layer.
-std::string docker_archive(const std::vector<std::string>& layers)
+std::string docker_archive(const std::vector<std::string>& layers,
+                           TarCompression c = TarCompression::None)
 {
     std::vector<TarMember> outer;
     std::string list;
@@ -37,7 +38,7 @@ std::string docker_archive(const std::vector<std::string>& layers)
     outer.push_back({"config.json", 'f', docker_config(layers.size())});
     outer.push_back({"manifest.json", 'f',
                      R"([{"Config":"config.json","RepoTags":["t:1"],"Layers":[)" + list + "]}]"});
-    return make_tar(outer);
+    return make_tar(outer, c);
 }
 
 // Everything a test may have written lives in t; "outside" must stay empty.
@@ -145,6 +146,45 @@ TEST_CASE("a root directory is used as it is")
     CHECK(r->kind == ImageKind::RootDirectory);
     CHECK(r->root == s.t / "root");
     CHECK(!r->config);
+}
+
+TEST_CASE("layers and image archives are read plain, gzip-, zstd- or xz-compressed")
+{
+    const std::string lower = make_tar({{"etc", 'd', "", 0755}, {"etc/a", 'f', "plain"}});
+    const std::string middle = make_tar({{"etc/b", 'f', "gzip"}}, TarCompression::Gzip);
+    const std::string upper = make_tar({{"etc/c", 'f', "zstd"}}, TarCompression::Zstd);
+    for (TarCompression outer : {TarCompression::None, TarCompression::Gzip,
+                                 TarCompression::Zstd, TarCompression::Xz}) {
+        Sandbox s;
+        write_file(s.image, docker_archive({lower, middle, upper}, outer));
+        auto r = unpack_image(s.image, s.dest);
+        REQUIRE_MESSAGE(r, (r ? "" : r.error().message));
+        CHECK(r->layers == 3);
+        CHECK(read_all(s.dest + "/etc/a") == "plain");
+        CHECK(read_all(s.dest + "/etc/b") == "gzip");
+        CHECK(read_all(s.dest + "/etc/c") == "zstd");
+    }
+}
+
+// Only the magic bytes matter here: trace-root has no decompressor for these,
+// so the rest is never read.
+TEST_CASE("an archive or a layer in a compression trace-root does not read is refused by name")
+{
+    const std::string junk(4096, 'j');
+    const std::string lz4 = std::string("\x04\x22\x4D\x18") + junk;
+    const std::string lzip = "LZIP" + junk;
+    {
+        Sandbox s;
+        write_file(s.image, lz4);
+        auto r = unpack_image(s.image, s.dest);
+        check_failed_cleanly(s, r, s.image + ": it is lz4-compressed");
+        CHECK(r.error().hint.find("lz4 -d") != std::string::npos);
+    }
+    {
+        Sandbox s;
+        auto r = unpack_layers(s, {make_tar({{"a", 'f', "1"}}), lzip});
+        check_failed_cleanly(s, r, "layer1/layer.tar: the layer is lzip-compressed");
+    }
 }
 
 TEST_CASE("a truncated image archive is a clear error and leaves nothing behind")

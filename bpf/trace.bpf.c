@@ -392,7 +392,7 @@ __noinline int tr_load_task_exec(void)
 }
 
 /* The struct file behind fd `fd` of the current task (its fd table read by
- * load_task()), 0 when none. */
+ * tr_load_task()), 0 when none. */
 static __always_inline __u64 fd_file(struct scratch *s, __s32 fd)
 {
 	struct file **arr = (struct file **)s->fd_arr;
@@ -703,7 +703,7 @@ static __always_inline __u64 arg(struct scratch *s, int i)
 	return i >= 0 ? s->args[i & 7] : 0;
 }
 
-/* What decode() found, packed into its return value (plain integers
+/* What tr_decode() found, packed into its return value (plain integers
  * between global functions keep the verifier's work per function). */
 #define D_KIND(x) ((x) & 0xff)   /* kind of the access to s->file_*, 0 = none */
 #define D_NAMES (1u << 8)        /* the name argument(s) are recorded too */
@@ -713,8 +713,8 @@ static __always_inline __u64 arg(struct scratch *s, int i)
 
 /* Decides what a syscall accessed. Fills s->file_* when it reached a file
  * (or the cwd). Returns the D_* bits, 0 when there is nothing to record.
- * Inlined into sys_exit(), with one place that turns an fd into its file
- * (so that code is there once). */
+ * An fd becomes its file at one place (fd_file and file_of are inlined, so
+ * that code is there once). */
 __noinline __u32 tr_decode(__u32 nr, __s64 ret)
 {
 	struct scratch *s = get_scratch();
@@ -942,9 +942,10 @@ __noinline int tr_compat(__u32 nr)
  * What is inlined and what is a global function is a trade between the
  * verifier (paid once per run) and the hot path (paid per syscall): on
  * these machines every call and return costs 10 to 15 ns, the kernel's
- * return thunk (the SRSO "safe RET" mitigation on AMD) included. So the
- * work every traced syscall does (the task, the decode, an fd's file) is
- * inlined here, and what is rarer or long stays in global functions. */
+ * return thunk (the SRSO "safe RET" mitigation on AMD) included. This part,
+ * the fd-to-file step and the name read are inlined; the task's loads and
+ * the decode stay global functions, since inlined they made the verifier
+ * repeat work (see tr_load_task) for no gain that could be measured. */
 static __always_inline int sys_exit(__s64 ret)
 {
 	struct scratch *s = get_scratch();

@@ -1156,12 +1156,16 @@ int on_exit(struct bpf_raw_tracepoint_args *ctx)
 	__u32 tgid = BPF_CORE_READ(task, tgid);
 	struct scratch *s;
 
+	__u64 bit = 1ULL << (tgid & 63);
+	__u64 *w;
+
 	/* args[1] is group_dead: the last thread of the process is exiting. */
-	if (!ctx->args[1] || !is_traced(tgid))
+	if (!ctx->args[1])
 		return 0;
-	__u64 *w = traced_word(tgid);
-	if (w)
-		__sync_fetch_and_and(w, ~(1ULL << (tgid & 63)));
+	w = traced_word(tgid);
+	if (!w || !(*w & bit))
+		return 0;
+	__sync_fetch_and_and(w, ~bit);
 	bpf_map_delete_elem(&compat_seen, &tgid);
 	s = get_scratch();
 	if (!s)

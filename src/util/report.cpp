@@ -184,7 +184,8 @@ void append_path_entry(std::string& out, const PathEntry& p)
 // nearly all of a report, are written directly: as a json DOM they cost
 // some twenty allocations each, and for 10,000 paths building and dumping
 // the DOM took 60 to 75 ms, a tenth of the tracer's whole overhead on the
-// open-heavy benchmark (bench/bench_report.cpp measures both ways). The
+// open-heavy benchmark (bench/bench_report.cpp times this writer against
+// dumping an already built DOM, which alone is slower). The
 // fuzz target fuzz_report checks that what is written reads back the same.
 std::string report_to_json(const Report& r)
 {

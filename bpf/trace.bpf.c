@@ -77,6 +77,28 @@ char LICENSE[] SEC("license") = "GPL";
 /* Filled by userspace before load; read-only to the programs. */
 const volatile struct tr_syscall syscall_table[TR_NR_SYSCALLS] = {};
 const volatile __u64 hash_seed[2] = {};
+/* The running kernel's BTF id of struct task_struct when tr_cast() can be
+ * used, 0 when it cannot (the code then takes its other branch; the
+ * verifier sees the constant and never looks at the dead one). */
+const volatile __u32 btf_task_struct = 0;
+
+/* bpf_rdonly_cast(p, id): `p` as a read-only pointer to the kernel type
+ * whose BTF id is `id`. Its fields are then plain loads, which the JIT
+ * guards against faults as a probe read would, at the cost of a load; and
+ * unlike a load from the trusted pointer bpf_get_current_task_btf()
+ * returns, it costs the verifier no search of the kernel's BTF (see
+ * tr_load_task). The verifier turns the kfunc itself into a register move.
+ *
+ * Why a call of a made-up helper: libbpf 1.1 resolves a kfunc only after
+ * parsing the whole kernel BTF, about 20 ms on every start, which is the
+ * cost the small embedded BTF exists to avoid. The tracer knows the
+ * kfunc's id from build time when the kernel is the one it was built on,
+ * and rewrites each call of helper TR_CAST_CALL into the kfunc call just
+ * before load (src/trace/kernel_btf.cpp, rewrite_cast_calls). On any other
+ * kernel btf_task_struct is 0, these calls are dead code, and they are
+ * rewritten into a plain move that the verifier would refuse to
+ * dereference, so a mistake could never load. */
+static void *(*tr_cast)(const void *p, __u32 btf_id) = (void *)TR_CAST_CALL;
 
 struct scratch {
 	struct tr_event ev;
@@ -338,19 +360,29 @@ static __always_inline void forget(struct scratch *s)
 
 /* Reads what every event needs of the current task into the scratch
  * area: its root and cwd, and its fd table. On the hot path (sys_exit)
- * these are direct (BTF) loads, which cost nothing at run time, unlike a
- * probe read. But each load of a pointer from the task itself costs the
- * verifier four linear searches of the kernel's whole BTF (for the
- * __safe_trusted and __safe_rcu markers, about half a millisecond each on
- * these machines), so there are exactly two such loads, here, and exec,
- * which is rare, uses tr_load_task_exec()'s probe reads instead. It is a
- * global function, verified once: inlined, the searches were repeated for
- * every verifier state reaching it (4 ms more start-up, measured), for a
- * call and return that cost some 15 ns per event. */
+ * these are direct (BTF) loads, which cost next to nothing at run time,
+ * unlike a probe read (about 75 ns each here).
+ *
+ * Through the trusted pointer bpf_get_current_task_btf() returns, each
+ * load of a pointer from the task costs the verifier four linear searches
+ * of the kernel's whole BTF (for its __safe_trusted and __safe_rcu
+ * markers), about half a millisecond each on these machines: 4 to 5 ms of
+ * every start for the two loads here. Through tr_cast() the task pointer
+ * is untrusted and the same loads cost no search, so that is used when
+ * the tracer can (btf_task_struct set). The trusted loads stay as the
+ * fallback for other kernels, and they are why this is a global function,
+ * verified once: inlined, the searches were repeated for every verifier
+ * state reaching it. Exec, which is rare, uses tr_load_task_exec()'s probe
+ * reads. */
 __noinline int tr_load_task(void)
 {
 	struct scratch *s = get_scratch();
-	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_struct *task;
+
+	if (btf_task_struct)
+		task = tr_cast((void *)bpf_get_current_task(), btf_task_struct);
+	else
+		task = bpf_get_current_task_btf();
 	struct fs_struct *fs = task->fs;
 	struct files_struct *files = task->files;
 	struct fdtable *fdt = files ? files->fdt : NULL;

@@ -18,6 +18,11 @@
 #define TR_MAX_DEPTH 2048   /* components walked: PATH_MAX / 2 */
 #define TR_NR_SYSCALLS 512  /* size of the syscall decoding table */
 
+/* The helper number the BPF code calls where it means the kfunc
+ * bpf_rdonly_cast(); the tracer rewrites each such call into the kfunc
+ * call before load (see tr_cast in trace.bpf.c). No real helper has it. */
+#define TR_CAST_CALL 0x7ffffff0
+
 enum tr_event_type {
 	/* An access through a file the kernel opened: s0 = absolute path of
 	 * the file (from the fd table, or from task->fs for chdir). */

@@ -7,6 +7,7 @@
 #include "kernel_btf.hpp"
 
 #include <fcntl.h>
+#include <linux/bpf.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,6 +15,8 @@
 #include <cerrno>
 #include <cstring>
 #include <vector>
+
+#include "trace_root/bpf_events.h"
 
 namespace trace_root {
 
@@ -123,6 +126,31 @@ int open_embedded_btf(std::string& why)
         done += static_cast<size_t>(n);
     }
     return fd;
+}
+
+// A helper call is BPF_JMP|BPF_CALL with src_reg 0 and the helper's number
+// in imm; a kfunc call has src_reg BPF_PSEUDO_KFUNC_CALL, the function's
+// BTF id in imm, and in off the index of the BTF object (0: the kernel's).
+size_t rewrite_cast_calls(bpf_insn* insns, size_t count, uint32_t kfunc_id)
+{
+    size_t rewritten = 0;
+    for (size_t i = 0; i < count; ++i) {
+        bpf_insn& insn = insns[i];
+        if (insn.code != (BPF_JMP | BPF_CALL) || insn.src_reg != 0 || insn.dst_reg != 0 ||
+            insn.off != 0 || insn.imm != TR_CAST_CALL)
+            continue;
+        if (kfunc_id != 0) {
+            insn.src_reg = BPF_PSEUDO_KFUNC_CALL;
+            insn.imm = static_cast<int32_t>(kfunc_id);
+        } else {
+            insn.code = BPF_ALU64 | BPF_MOV | BPF_X;
+            insn.dst_reg = BPF_REG_0;
+            insn.src_reg = BPF_REG_1;
+            insn.imm = 0;
+        }
+        ++rewritten;
+    }
+    return rewritten;
 }
 
 }  // namespace trace_root

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+struct bpf_insn;
+
 namespace trace_root {
 
 struct EmbeddedBtf {
@@ -14,6 +16,11 @@ struct EmbeddedBtf {
     const unsigned char* notes;  // /sys/kernel/notes of the build machine
     size_t notes_size;
     uint64_t vmlinux_size;       // size of its /sys/kernel/btf/vmlinux
+    // Ids in that kernel's full BTF (0 when it lacks them): the kfunc
+    // bpf_rdonly_cast and struct task_struct. Valid exactly when the
+    // small BTF matches the running kernel.
+    uint32_t rdonly_cast_id;
+    uint32_t task_struct_id;
 };
 
 extern const EmbeddedBtf kEmbeddedBtf;
@@ -33,5 +40,12 @@ bool embedded_btf_matches(const EmbeddedBtf& embedded, const std::string& notes_
 // running kernel, for libbpf's btf_custom_path as /proc/self/fd/N; -1 when
 // the full kernel BTF must be used, with the reason in `why`.
 int open_embedded_btf(std::string& why);
+
+// Rewrites each call of the placeholder helper TR_CAST_CALL in `insns`
+// (see tr_cast in bpf/trace.bpf.c): into a call of the kfunc with BTF id
+// `kfunc_id`, or, when `kfunc_id` is 0, into `r0 = r1`, which leaves a
+// scalar that the verifier refuses to dereference (that code must be dead
+// then). Returns how many calls were rewritten. Any instructions are safe.
+size_t rewrite_cast_calls(bpf_insn* insns, size_t count, uint32_t kfunc_id);
 
 }  // namespace trace_root

@@ -25,6 +25,7 @@
 #include <cstring>
 #include <iostream>
 #include <memory>
+#include <vector>
 
 #include "collector.hpp"
 #include "kernel_btf.hpp"
@@ -204,6 +205,49 @@ Result<LossCounters> read_counters(trace_bpf* skel, uint64_t& dedup_hits)
     return c;
 }
 
+// The BTF id of the kfunc bpf_rdonly_cast for rewrite_cast_calls() while
+// the programs load, 0 when it is not used. The callbacks below are
+// registered once per process, so they read it from here.
+uint32_t g_cast_kfunc_id = 0;
+
+// libbpf calls this for each program just before handing it to the
+// kernel, with the program's final instructions (relocated, its functions
+// appended): the place to rewrite the tr_cast() calls (trace.bpf.c).
+int prepare_program(bpf_program* prog, bpf_prog_load_opts*, long)
+{
+    const size_t n = bpf_program__insn_cnt(prog);
+    std::vector<bpf_insn> insns(bpf_program__insns(prog), bpf_program__insns(prog) + n);
+    if (rewrite_cast_calls(insns.data(), insns.size(), g_cast_kfunc_id) == 0)
+        return 0;
+    return bpf_program__set_insns(prog, insns.data(), insns.size());
+}
+
+// Attaches a SEC("raw_tp/NAME") program to raw tracepoint NAME, as
+// libbpf's own handler for that section does.
+int attach_program(const bpf_program* prog, long, bpf_link** link)
+{
+    const char* sec = bpf_program__section_name(prog);
+    const char* slash = std::strchr(sec, '/');
+    *link = bpf_program__attach_raw_tracepoint(prog, slash ? slash + 1 : sec);
+    return *link ? 0 : -errno;
+}
+
+// Our handler for the programs' section, "raw_tp": libbpf's own, plus the
+// rewrite before load. Registered once, before the first open.
+Result<void> register_section_handler()
+{
+    static const int handler = [] {
+        LIBBPF_OPTS(libbpf_prog_handler_opts, opts, .prog_prepare_load_fn = prepare_program,
+                    .prog_attach_fn = attach_program);
+        return libbpf_register_prog_handler("raw_tp+", BPF_PROG_TYPE_RAW_TRACEPOINT,
+                                            static_cast<bpf_attach_type>(0), &opts);
+    }();
+    if (handler < 0)
+        return fail(std::string("cannot register the BPF section handler: ") +
+                    std::strerror(-handler));
+    return {};
+}
+
 // Loads and attaches everything; returns the skeleton ready to trace.
 Result<std::unique_ptr<trace_bpf, SkelDeleter>> load_tracer(const TraceOptions& options)
 {
@@ -230,6 +274,17 @@ Result<std::unique_ptr<trace_bpf, SkelDeleter>> load_tracer(const TraceOptions& 
                   << (btf_fd.fd >= 0 ? "the small BTF embedded at build time"
                                      : "the full kernel BTF (" + why_full + ")")
                   << "\n";
+    // The kernel BTF ids behind tr_cast() are known from build time
+    // exactly when the small BTF is used.
+    const bool use_cast =
+        btf_fd.fd >= 0 && kEmbeddedBtf.rdonly_cast_id != 0 && kEmbeddedBtf.task_struct_id != 0;
+    if (options.verbosity == Verbosity::Verbose)
+        std::cerr << "trace-root: the task's fields are read "
+                  << (use_cast ? "through bpf_rdonly_cast"
+                               : "through trusted BTF loads (slower to verify)")
+                  << "\n";
+    if (auto r = register_section_handler(); !r)
+        return tl::unexpected(r.error());
     LIBBPF_OPTS(bpf_object_open_opts, open_opts,
                 .btf_custom_path = btf_path.empty() ? nullptr : btf_path.c_str());
     std::unique_ptr<trace_bpf, SkelDeleter> skel(trace_bpf__open_opts(&open_opts));
@@ -250,6 +305,8 @@ Result<std::unique_ptr<trace_bpf, SkelDeleter>> load_tracer(const TraceOptions& 
             return fail(std::string("syscall ") + entry.name + " is beyond the decoding table");
         skel->rodata->syscall_table[entry.nr] = entry.decode;
     }
+    g_cast_kfunc_id = use_cast ? kEmbeddedBtf.rdonly_cast_id : 0;
+    skel->rodata->btf_task_struct = use_cast ? kEmbeddedBtf.task_struct_id : 0;
     if (getrandom(static_cast<void*>(skel->rodata->hash_seed), sizeof skel->rodata->hash_seed,
                   0) != sizeof skel->rodata->hash_seed)
         return fail(std::string("cannot seed the dedup hash: ") + std::strerror(errno));

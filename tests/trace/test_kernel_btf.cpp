@@ -10,6 +10,9 @@
 
 #include "../support/run.hpp"
 #include "kernel_btf.hpp"
+#include "trace_root/bpf_events.h"
+
+#include <linux/bpf.h>
 
 using namespace trace_root;
 using namespace trace_root::testing;
@@ -103,15 +106,62 @@ TEST_CASE("the embedded BTF is used only on the kernel it was cut from")
     {
         std::vector<unsigned char> plain;
         add_note(plain, "Linux", 0x100, {'6'});
-        EmbeddedBtf p{small_btf.data(), small_btf.size(), plain.data(), plain.size(), 1000};
+        EmbeddedBtf p{small_btf.data(), small_btf.size(), plain.data(), plain.size(), 1000, 0, 0};
         write_bytes(notes, plain);
         CHECK_FALSE(embedded_btf_matches(p, notes, btf, why));
     }
     SUBCASE("nothing embedded, or no notes to read")
     {
-        EmbeddedBtf none{nullptr, 0, nullptr, 0, 0};
+        EmbeddedBtf none{nullptr, 0, nullptr, 0, 0, 0, 0};
         CHECK_FALSE(embedded_btf_matches(none, notes, btf, why));
         CHECK_FALSE(embedded_btf_matches(e, tmp / "missing", btf, why));
         CHECK(why.find("missing") != std::string::npos);
+    }
+}
+
+TEST_CASE("the placeholder calls become kfunc calls, and only they")
+{
+    const bpf_insn cast{BPF_JMP | BPF_CALL, 0, 0, 0, TR_CAST_CALL};
+    const bpf_insn helper{BPF_JMP | BPF_CALL, 0, 0, 0, 14};  // bpf_get_current_pid_tgid
+    const bpf_insn subprog{BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_CALL, 0, TR_CAST_CALL};
+    // The second half of a 64-bit load carries a constant in imm.
+    const bpf_insn ld_lo{BPF_LD | BPF_DW | BPF_IMM, 1, 0, 0, 0};
+    const bpf_insn ld_hi{0, 0, 0, 0, TR_CAST_CALL};
+    const bpf_insn exit_insn{BPF_JMP | BPF_EXIT, 0, 0, 0, 0};
+    auto program = [&] { return std::vector<bpf_insn>{cast, helper, subprog, ld_lo, ld_hi, cast,
+                                                       exit_insn}; };
+    auto same = [](const bpf_insn& a, const bpf_insn& b) {
+        return std::memcmp(&a, &b, sizeof a) == 0;
+    };
+
+    SUBCASE("with the kfunc's id")
+    {
+        auto p = program();
+        CHECK(rewrite_cast_calls(p.data(), p.size(), 65330) == 2);
+        for (size_t i : {0u, 5u}) {
+            CHECK(p[i].code == (BPF_JMP | BPF_CALL));
+            CHECK(int{p[i].src_reg} == BPF_PSEUDO_KFUNC_CALL);
+            CHECK(p[i].imm == 65330);
+            CHECK(p[i].off == 0);
+        }
+        const auto orig = program();
+        for (size_t i : {1u, 2u, 3u, 4u, 6u})
+            CHECK(same(p[i], orig[i]));
+    }
+    SUBCASE("without it, a move the verifier cannot dereference")
+    {
+        auto p = program();
+        CHECK(rewrite_cast_calls(p.data(), p.size(), 0) == 2);
+        CHECK(p[0].code == (BPF_ALU64 | BPF_MOV | BPF_X));
+        CHECK(int{p[0].dst_reg} == BPF_REG_0);
+        CHECK(int{p[0].src_reg} == BPF_REG_1);
+        CHECK(same(p[0], p[5]));
+        CHECK(same(p[4], ld_hi));
+    }
+    SUBCASE("nothing to do")
+    {
+        std::vector<bpf_insn> p{helper, exit_insn};
+        CHECK(rewrite_cast_calls(p.data(), p.size(), 65330) == 0);
+        CHECK(rewrite_cast_calls(nullptr, 0, 65330) == 0);
     }
 }

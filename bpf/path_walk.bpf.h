@@ -44,11 +44,50 @@ struct walk_ref {
 	char *buf;      /* TR_WALK_BUF bytes */
 };
 
+/* What one step needs of a dentry and its mount: plain loads through
+ * CAST() where that works (cast.bpf.h), probe reads elsewhere. */
+struct walk_read {
+	__u64 parent, mnt_root, name;
+	__u32 len;
+};
+
+static __always_inline void read_step(struct walk_read *r, __u64 dentry, __u64 vfsmnt)
+{
+	if (HAVE_CAST) {
+		struct dentry *d = CAST(dentry, dentry);
+		r->parent = (__u64)d->d_parent;
+		r->mnt_root = (__u64)CAST(vfsmount, vfsmnt)->mnt_root;
+		r->name = (__u64)d->d_name.name;
+		r->len = d->d_name.len;
+	} else {
+		struct dentry *d = (struct dentry *)dentry;
+		struct qstr name = BPF_CORE_READ(d, d_name);
+		r->parent = (__u64)BPF_CORE_READ(d, d_parent);
+		r->mnt_root = (__u64)BPF_CORE_READ((struct vfsmount *)vfsmnt, mnt_root);
+		r->name = (__u64)name.name;
+		r->len = name.len;
+	}
+}
+
+/* The struct mount around a vfsmount: its parent mount and the dentry it
+ * is mounted on. Returns the parent's address (0 at the top). */
+static __always_inline __u64 read_mount(__u64 vfsmnt, __u64 *mountpoint)
+{
+	__u64 m = vfsmnt - bpf_core_field_offset(struct mount, mnt);
+
+	if (HAVE_CAST) {
+		struct mount *mo = CAST(mount, m);
+		*mountpoint = (__u64)mo->mnt_mountpoint;
+		return (__u64)mo->mnt_parent;
+	}
+	*mountpoint = (__u64)BPF_CORE_READ((struct mount *)m, mnt_mountpoint);
+	return (__u64)BPF_CORE_READ((struct mount *)m, mnt_parent);
+}
+
 static long walk_step(__u32 index, struct walk_ref *c)
 {
 	struct walk_state *w = c->w;
-	struct dentry *d = (struct dentry *)w->dentry;
-	struct vfsmount *vm = (struct vfsmount *)w->vfsmnt;
+	struct walk_read r;
 	__u32 pos = w->pos;
 
 	if (w->dentry == w->root_dentry && w->vfsmnt == w->root_mnt) {
@@ -56,12 +95,11 @@ static long walk_step(__u32 index, struct walk_ref *c)
 		return 1;
 	}
 
-	struct dentry *mnt_root = BPF_CORE_READ(vm, mnt_root);
-	struct dentry *parent = BPF_CORE_READ(d, d_parent);
-
-	if (d == mnt_root || d == parent) {
-		struct mount *m = container_of(vm, struct mount, mnt);
-		struct mount *mp = BPF_CORE_READ(m, mnt_parent);
+	read_step(&r, w->dentry, w->vfsmnt);
+	if (w->dentry == r.mnt_root || w->dentry == r.parent) {
+		__u64 mountpoint;
+		__u64 mp = read_mount(w->vfsmnt, &mountpoint);
+		__u64 m = w->vfsmnt - bpf_core_field_offset(struct mount, mnt);
 
 		if (m == mp || !mp) {
 			/* Top of this mount tree, and not the task's root. */
@@ -69,13 +107,12 @@ static long walk_step(__u32 index, struct walk_ref *c)
 			w->done = 1;
 			return 1;
 		}
-		w->dentry = (__u64)BPF_CORE_READ(m, mnt_mountpoint);
-		w->vfsmnt = (__u64)&mp->mnt;
+		w->dentry = mountpoint;
+		w->vfsmnt = mp + bpf_core_field_offset(struct mount, mnt);
 		return 0;
 	}
 
-	struct qstr name = BPF_CORE_READ(d, d_name);
-	__u32 len = name.len;
+	__u32 len = r.len;
 
 	if (len == 0 || len >= TR_NAME_MAX || pos > TR_PATH_MAX || pos < len + 1) {
 		w->flags |= TR_F_TRUNCATED;
@@ -84,12 +121,23 @@ static long walk_step(__u32 index, struct walk_ref *c)
 	}
 	pos -= len;
 	bpf_probe_read_kernel(c->buf + (pos & (TR_PATH_MAX - 1)), len & (TR_NAME_MAX - 1),
-			      name.name);
+			      (const void *)r.name);
 	pos -= 1;
 	c->buf[pos & (TR_PATH_MAX - 1)] = '/';
 	w->pos = pos;
-	w->dentry = (__u64)parent;
+	w->dentry = r.parent;
 	return 0;
+}
+
+/* Whether a dentry was unlinked (d_unlinked(): unhashed and not a root). */
+static __always_inline int dentry_unlinked(__u64 dentry)
+{
+	if (HAVE_CAST) {
+		struct dentry *d = CAST(dentry, dentry);
+		return !d->d_hash.pprev && (__u64)d->d_parent != dentry;
+	}
+	struct dentry *d = (struct dentry *)dentry;
+	return !BPF_CORE_READ(d, d_hash.pprev) && (__u64)BPF_CORE_READ(d, d_parent) != dentry;
 }
 
 /* Walks (vfsmnt, dentry) up to (root_mnt, root_dentry), writing the path
@@ -100,7 +148,6 @@ static __always_inline __u32 walk_path(struct walk_state *w, char *buf, __u64 vf
 				       __u32 *flags)
 {
 	struct walk_ref c = {.w = w, .buf = buf};
-	struct dentry *d = (struct dentry *)dentry;
 
 	w->dentry = dentry;
 	w->vfsmnt = vfsmnt;
@@ -110,8 +157,7 @@ static __always_inline __u32 walk_path(struct walk_state *w, char *buf, __u64 vf
 	w->flags = 0;
 	w->done = 0;
 
-	/* d_unlinked(): unhashed and not a root. */
-	if (!BPF_CORE_READ(d, d_hash.pprev) && BPF_CORE_READ(d, d_parent) != d)
+	if (dentry_unlinked(dentry))
 		w->flags |= TR_F_DELETED;
 
 	bpf_loop(TR_MAX_DEPTH, walk_step, &c, 0);

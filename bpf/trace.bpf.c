@@ -45,6 +45,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "trace_root/bpf_events.h"
+#include "cast.bpf.h"
 #include "path_walk.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -77,28 +78,6 @@ char LICENSE[] SEC("license") = "GPL";
 /* Filled by userspace before load; read-only to the programs. */
 const volatile struct tr_syscall syscall_table[TR_NR_SYSCALLS] = {};
 const volatile __u64 hash_seed[2] = {};
-/* The running kernel's BTF id of struct task_struct when tr_cast() can be
- * used, 0 when it cannot (the code then takes its other branch; the
- * verifier sees the constant and never looks at the dead one). */
-const volatile __u32 btf_task_struct = 0;
-
-/* bpf_rdonly_cast(p, id): `p` as a read-only pointer to the kernel type
- * whose BTF id is `id`. Its fields are then plain loads, which the JIT
- * guards against faults as a probe read would, at the cost of a load; and
- * unlike a load from the trusted pointer bpf_get_current_task_btf()
- * returns, it costs the verifier no search of the kernel's BTF (see
- * tr_load_task). The verifier turns the kfunc itself into a register move.
- *
- * Why a call of a made-up helper: libbpf 1.1 resolves a kfunc only after
- * parsing the whole kernel BTF, about 20 ms on every start, which is the
- * cost the small embedded BTF exists to avoid. The tracer knows the
- * kfunc's id from build time when the kernel is the one it was built on,
- * and rewrites each call of helper TR_CAST_CALL into the kfunc call just
- * before load (src/trace/kernel_btf.cpp, rewrite_cast_calls). On any other
- * kernel btf_task_struct is 0, these calls are dead code, and they are
- * rewritten into a plain move that the verifier would refuse to
- * dereference, so a mistake could never load. */
-static void *(*tr_cast)(const void *p, __u32 btf_id) = (void *)TR_CAST_CALL;
 
 struct scratch {
 	struct tr_event ev;
@@ -121,6 +100,7 @@ struct scratch {
 	__u32 fmode, fflags;
 	__u64 args[8];                 /* the syscall's arguments (6, padded) */
 	__u64 key[2];                  /* dedup key being built */
+	__u64 number;                  /* see as_number() */
 };
 
 /* The tree's processes, as a bit per tgid: bit (tgid & 63) of word
@@ -244,6 +224,16 @@ static __always_inline void mix_identity(struct scratch *s, __u64 mnt, __u64 den
 	mix(s, inode);
 }
 
+/* A pointer read through CAST() as a plain number, for arithmetic: the
+ * verifier allows none on a pointer, but what comes back from map memory
+ * is a number to it. (Only privileged programs may store a pointer there,
+ * which these are.) */
+static __always_inline __u64 as_number(struct scratch *s, __u64 pointer)
+{
+	*(volatile __u64 *)&s->number = pointer;
+	return *(volatile __u64 *)&s->number;
+}
+
 /* Mixes a dentry's identity into the key: its address, its inode and the
  * hash and length of its name (a freed dentry's address can be reused for
  * another file; all three together cannot, in practice). */
@@ -256,7 +246,10 @@ __noinline int tr_key_dentry(__u64 mnt, __u64 dentry)
 
 	if (!s)
 		return 0;
-	if (in > nm && in + 8 - nm <= 64) {
+	if (HAVE_CAST) {
+		struct dentry *c = CAST(dentry, dentry);
+		mix_identity(s, mnt, dentry, c->d_name.hash_len, as_number(s, (__u64)c->d_inode));
+	} else if (in > nm && in + 8 - nm <= 64) {
 		bpf_probe_read_kernel(s->window, (in + 8 - nm) & 127, (char *)d + nm);
 		/* qstr starts with hash_len */
 		mix_identity(s, mnt, dentry, *(__u64 *)(s->window),
@@ -369,7 +362,7 @@ static __always_inline void forget(struct scratch *s)
  * markers), about half a millisecond each on these machines: 4 to 5 ms of
  * every start for the two loads here. Through tr_cast() the task pointer
  * is untrusted and the same loads cost no search, so that is used when
- * the tracer can (btf_task_struct set). The trusted loads stay as the
+ * the tracer can (HAVE_CAST). The trusted loads stay as the
  * fallback for other kernels, and they are why this is a global function,
  * verified once: inlined, the searches were repeated for every verifier
  * state reaching it. Exec, which is rare, uses tr_load_task_exec()'s probe
@@ -379,8 +372,8 @@ __noinline int tr_load_task(void)
 	struct scratch *s = get_scratch();
 	struct task_struct *task;
 
-	if (btf_task_struct)
-		task = tr_cast((void *)bpf_get_current_task(), btf_task_struct);
+	if (HAVE_CAST)
+		task = CAST(task_struct, bpf_get_current_task());
 	else
 		task = bpf_get_current_task_btf();
 	struct fs_struct *fs = task->fs;
@@ -551,11 +544,17 @@ __noinline int tr_emit_file(__u32 kind, __u32 nr, __u32 aux)
 		return -1;
 	mnt = (struct vfsmount *)s->file_mnt;
 	d = (struct dentry *)s->file_dentry;
-	magic = BPF_CORE_READ(mnt, mnt_sb, s_magic);
+	if (HAVE_CAST)
+		magic = CAST(vfsmount, s->file_mnt)->mnt_sb->s_magic;
+	else
+		magic = BPF_CORE_READ(mnt, mnt_sb, s_magic);
 	if (internal_fs(magic))
 		return 0;
 	tr_header(TR_EV_FILE, kind, nr, 0);
-	s->ev.mode = BPF_CORE_READ(d, d_inode, i_mode);
+	if (HAVE_CAST)
+		s->ev.mode = CAST(dentry, s->file_dentry)->d_inode->i_mode;
+	else
+		s->ev.mode = BPF_CORE_READ(d, d_inode, i_mode);
 	s->ev.aux = kind == TR_K_OPEN ? s->fflags : aux;
 	s->ev.aux2 = s->fmode;
 	if (s->fmode & FMODE_CREATED)
@@ -576,7 +575,13 @@ static __always_inline void file_of(struct scratch *s, __u64 file)
 	__u32 fl = bpf_core_field_offset(struct file, f_flags);
 	__u32 pa = bpf_core_field_offset(struct file, f_path);
 
-	if (fl > lo && pa > lo && pa + sizeof(struct path) - lo <= 128) {
+	if (HAVE_CAST) {
+		struct file *c = CAST(file, file);
+		s->fmode = c->f_mode;
+		s->fflags = c->f_flags;
+		s->file_mnt = (__u64)c->f_path.mnt;
+		s->file_dentry = (__u64)c->f_path.dentry;
+	} else if (fl > lo && pa > lo && pa + sizeof(struct path) - lo <= 128) {
 		bpf_probe_read_kernel(s->window, (pa + sizeof(struct path) - lo) & 127,
 				      (char *)f + lo);
 		s->fmode = *(__u32 *)(s->window);
@@ -620,10 +625,16 @@ __noinline int tr_base_of(__s32 dirfd)
 		return 0;
 	}
 	s->base_is_pwd = 0;
-	struct file *f = (struct file *)tr_fd_file(dirfd);
-	if (!f)
+	__u64 file = tr_fd_file(dirfd);
+	if (!file)
 		return -1;
-	struct path p = BPF_CORE_READ(f, f_path);
+	if (HAVE_CAST) {
+		struct file *c = CAST(file, file);
+		s->base_mnt = (__u64)c->f_path.mnt;
+		s->base_dentry = (__u64)c->f_path.dentry;
+		return 0;
+	}
+	struct path p = BPF_CORE_READ((struct file *)file, f_path);
 	s->base_mnt = (__u64)p.mnt;
 	s->base_dentry = (__u64)p.dentry;
 	return 0;

@@ -20,8 +20,18 @@
 
 /* The helper number the BPF code calls where it means the kfunc
  * bpf_rdonly_cast(); the tracer rewrites each such call into the kfunc
- * call before load (see tr_cast in trace.bpf.c). No real helper has it. */
+ * call before load (see bpf/cast.bpf.h). No real helper has it. */
 #define TR_CAST_CALL 0x7ffffff0
+
+/* The running kernel's BTF ids of the structs the programs cast pointers
+ * to (bpf/cast.bpf.h); all 0 when casts are not used. */
+struct tr_btf_ids {
+	__u32 task_struct;
+	__u32 file;
+	__u32 dentry;
+	__u32 vfsmount;
+	__u32 mount;
+};
 
 enum tr_event_type {
 	/* An access through a file the kernel opened: s0 = absolute path of

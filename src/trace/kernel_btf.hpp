@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "trace_root/bpf_events.h"
+
 struct bpf_insn;
 
 namespace trace_root {
@@ -16,11 +18,11 @@ struct EmbeddedBtf {
     const unsigned char* notes;  // /sys/kernel/notes of the build machine
     size_t notes_size;
     uint64_t vmlinux_size;       // size of its /sys/kernel/btf/vmlinux
-    // Ids in that kernel's full BTF (0 when it lacks them): the kfunc
-    // bpf_rdonly_cast and struct task_struct. Valid exactly when the
-    // small BTF matches the running kernel.
+    // Ids in that kernel's full BTF, all 0 when it lacked one: the kfunc
+    // bpf_rdonly_cast and the structs the programs cast pointers to. Valid
+    // exactly when the small BTF matches the running kernel.
     uint32_t rdonly_cast_id;
-    uint32_t task_struct_id;
+    tr_btf_ids types;
 };
 
 extern const EmbeddedBtf kEmbeddedBtf;

@@ -25,6 +25,7 @@
 #include <cstring>
 #include <iostream>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "collector.hpp"
@@ -248,14 +249,90 @@ Result<void> register_section_handler()
     return {};
 }
 
-// Loads and attaches everything; returns the skeleton ready to trace.
-Result<std::unique_ptr<trace_bpf, SkelDeleter>> load_tracer(const TraceOptions& options)
+// The programs, as two BPF objects opened from the same ELF, so that the
+// kernel verifies them on two CPUs at once: `main` holds on_sys_exit, whose
+// verification is most of the start-up, and `side` the sched_process_*
+// programs. The objects share every map (created here, before either is
+// loaded); each has its own read-only data, set alike. With the full
+// kernel BTF each object would parse it (about 20 ms apiece), so then
+// `main` holds every program and there is no `side`.
+struct Programs {
+    std::unique_ptr<trace_bpf, SkelDeleter> main, side;
+};
+
+constexpr const char* kMainProgram = "on_sys_exit";
+
+// Sizes the ring buffer and fills the programs' read-only data.
+Result<void> configure(trace_bpf* skel, unsigned ringbuf_mb, bool use_cast,
+                       const uint64_t (&seed)[2])
+{
+    // The ring buffer size must be a power of two pages.
+    unsigned mb = 1;
+    while (mb < ringbuf_mb)
+        mb <<= 1;
+    if (bpf_map__set_max_entries(skel->maps.events, mb << 20) != 0)
+        return fail("cannot size the ring buffer to " + std::to_string(mb) + " MiB");
+    // The syscall decoding table and the dedup hash's seed.
+    for (const auto& entry : traced_syscalls()) {
+        if (entry.nr >= TR_NR_SYSCALLS)
+            return fail(std::string("syscall ") + entry.name + " is beyond the decoding table");
+        skel->rodata->syscall_table[entry.nr] = entry.decode;
+    }
+    skel->rodata->btf_ids = use_cast ? kEmbeddedBtf.types : tr_btf_ids{};
+    skel->rodata->hash_seed[0] = seed[0];
+    skel->rodata->hash_seed[1] = seed[1];
+    return {};
+}
+
+// Creates each map of `from` that is not its own data section, and hands
+// it to both objects (libbpf then uses it instead of creating one).
+Result<void> create_shared_maps(trace_bpf* from, trace_bpf* also)
+{
+    bpf_map* map;
+    bpf_object__for_each_map(map, from->obj) {
+        if (bpf_map__is_internal(map))
+            continue;
+        LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = bpf_map__map_flags(map));
+        Fd fd(bpf_map_create(bpf_map__type(map), bpf_map__name(map), bpf_map__key_size(map),
+                             bpf_map__value_size(map), bpf_map__max_entries(map), &opts));
+        if (fd.fd < 0) {
+            const int e = errno;
+            if (e == EPERM || e == EACCES)
+                return tl::unexpected(permission_error(e));
+            return fail(std::string("cannot create the BPF map ") + bpf_map__name(map) + ": " +
+                        std::strerror(e));
+        }
+        bpf_map* twin = bpf_object__find_map_by_name(also->obj, bpf_map__name(map));
+        if (!twin || bpf_map__reuse_fd(map, fd.fd) != 0 || bpf_map__reuse_fd(twin, fd.fd) != 0)
+            return fail(std::string("cannot share the BPF map ") + bpf_map__name(map) + ": " +
+                        std::strerror(errno));
+    }
+    return {};
+}
+
+Error load_error(int err)
+{
+    const int e = -err;
+    // EACCES is also what the verifier answers when it rejects a program:
+    // only without the capabilities is it about permission.
+    if (e == EPERM || (e == EACCES && !may_load_bpf()))
+        return permission_error(e);
+    return Error{std::string("the kernel's verifier refused the BPF programs: ") +
+                     std::strerror(e),
+                 "trace-root needs Linux 5.17 or later (raw tracepoints, ring buffers, "
+                 "bpf_loop); run with -v to see libbpf's log",
+                 1};
+}
+
+// Loads and attaches everything; returns the programs ready to trace.
+Result<Programs> load_tracer(const TraceOptions& options)
 {
     struct stat st;
     if (stat("/sys/kernel/btf/vmlinux", &st) != 0)
         return fail("this kernel has no BTF (/sys/kernel/btf/vmlinux is missing)",
                     "trace-root needs a kernel built with CONFIG_DEBUG_INFO_BTF=y "
                     "(every major distribution's kernel since 2020 has it)");
+    const bool verbose = options.verbosity == Verbosity::Verbose;
 
     // Step 1: open.
     const auto t_open = std::chrono::steady_clock::now();
@@ -269,96 +346,112 @@ Result<std::unique_ptr<trace_bpf, SkelDeleter>> load_tracer(const TraceOptions& 
                   : open_embedded_btf(why_full));
     const std::string btf_path =
         btf_fd.fd >= 0 ? "/proc/self/fd/" + std::to_string(btf_fd.fd) : std::string();
-    if (options.verbosity == Verbosity::Verbose)
+    if (verbose)
         std::cerr << "trace-root: CO-RE relocations use "
                   << (btf_fd.fd >= 0 ? "the small BTF embedded at build time"
                                      : "the full kernel BTF (" + why_full + ")")
                   << "\n";
     // The kernel BTF ids behind tr_cast() are known from build time
     // exactly when the small BTF is used.
-    const bool use_cast =
-        btf_fd.fd >= 0 && kEmbeddedBtf.rdonly_cast_id != 0 && kEmbeddedBtf.task_struct_id != 0;
-    if (options.verbosity == Verbosity::Verbose)
-        std::cerr << "trace-root: the task's fields are read "
+    const tr_btf_ids& ids = kEmbeddedBtf.types;
+    const bool use_cast = btf_fd.fd >= 0 && kEmbeddedBtf.rdonly_cast_id != 0 &&
+                          ids.task_struct != 0 && ids.file != 0 && ids.dentry != 0 &&
+                          ids.vfsmount != 0 && ids.mount != 0;
+    const bool split = btf_fd.fd >= 0;
+    if (verbose)
+        std::cerr << "trace-root: kernel objects are read "
                   << (use_cast ? "through bpf_rdonly_cast"
-                               : "through trusted BTF loads (slower to verify)")
-                  << "\n";
+                               : "through trusted BTF loads and probe reads (slower)")
+                  << "; the programs are verified "
+                  << (split ? "on two CPUs at once" : "one after the other") << "\n";
     if (auto r = register_section_handler(); !r)
         return tl::unexpected(r.error());
     LIBBPF_OPTS(bpf_object_open_opts, open_opts,
                 .btf_custom_path = btf_path.empty() ? nullptr : btf_path.c_str());
-    std::unique_ptr<trace_bpf, SkelDeleter> skel(trace_bpf__open_opts(&open_opts));
-    if (!skel)
+    Programs p;
+    p.main.reset(trace_bpf__open_opts(&open_opts));
+    if (split)
+        p.side.reset(trace_bpf__open_opts(&open_opts));
+    if (!p.main || (split && !p.side))
         return fail(std::string("cannot open the BPF object: ") + std::strerror(errno));
 
-    // Step 2: configure. The ring buffer size must be a power of two pages.
-    unsigned mb = 1;
-    while (mb < options.ringbuf_mb)
-        mb <<= 1;
-    if (bpf_map__set_max_entries(skel->maps.events, mb << 20) != 0)
-        return fail("cannot size the ring buffer to " + std::to_string(mb) + " MiB");
-
-    // The syscall decoding table and the dedup hash's seed are read-only
-    // data of the programs, set before load.
-    for (const auto& entry : traced_syscalls()) {
-        if (entry.nr >= TR_NR_SYSCALLS)
-            return fail(std::string("syscall ") + entry.name + " is beyond the decoding table");
-        skel->rodata->syscall_table[entry.nr] = entry.decode;
-    }
-    g_cast_kfunc_id = use_cast ? kEmbeddedBtf.rdonly_cast_id : 0;
-    skel->rodata->btf_task_struct = use_cast ? kEmbeddedBtf.task_struct_id : 0;
-    if (getrandom(static_cast<void*>(skel->rodata->hash_seed), sizeof skel->rodata->hash_seed,
-                  0) != sizeof skel->rodata->hash_seed)
+    // Step 2: configure.
+    uint64_t seed[2];
+    if (getrandom(seed, sizeof seed, 0) != sizeof seed)
         return fail(std::string("cannot seed the dedup hash: ") + std::strerror(errno));
+    g_cast_kfunc_id = use_cast ? kEmbeddedBtf.rdonly_cast_id : 0;
+    std::vector<trace_bpf*> objects{p.main.get()};
+    if (split)
+        objects.push_back(p.side.get());
+    for (trace_bpf* skel : objects)
+        if (auto r = configure(skel, options.ringbuf_mb, use_cast, seed); !r)
+            return tl::unexpected(r.error());
+    if (split) {
+        for (trace_bpf* skel : objects) {
+            bpf_program* prog;
+            bpf_object__for_each_program(prog, skel->obj) {
+                const bool is_main = std::strcmp(bpf_program__name(prog), kMainProgram) == 0;
+                bpf_program__set_autoload(prog, is_main == (skel == p.main.get()));
+            }
+        }
+        if (auto r = create_shared_maps(p.main.get(), p.side.get()); !r)
+            return tl::unexpected(r.error());
+    }
 
     // With -v the verifier's statistics (instructions processed, time) are
     // printed for each program.
-    static char stats_log[8][4096];
-    if (options.verbosity == Verbosity::Verbose) {
+    static char stats_log[8][16384];
+    std::vector<bpf_program*> loaded;
+    for (trace_bpf* skel : objects) {
         bpf_program* prog;
-        size_t i = 0;
         bpf_object__for_each_program(prog, skel->obj) {
-            if (i < 8) {
+            if (!bpf_program__autoload(prog) || loaded.size() >= 8)
+                continue;
+            if (verbose) {
                 bpf_program__set_log_level(prog, 4);
-                bpf_program__set_log_buf(prog, stats_log[i++], sizeof stats_log[0]);
+                bpf_program__set_log_buf(prog, stats_log[loaded.size()], sizeof stats_log[0]);
             }
+            loaded.push_back(prog);
         }
     }
 
-    // Step 3: load (the verifier runs here).
+    // Step 3: load (the verifier runs here), the side object on a thread.
     const auto t_load = std::chrono::steady_clock::now();
-    if (int err = trace_bpf__load(skel.get()); err != 0) {
-        const int e = -err;
-        // EACCES is also what the verifier answers when it rejects a
-        // program: only without the capabilities is it about permission.
-        if (e == EPERM || (e == EACCES && !may_load_bpf()))
-            return tl::unexpected(permission_error(e));
-        return fail(std::string("the kernel's verifier refused the BPF programs: ") +
-                        std::strerror(e),
-                    "trace-root needs Linux 5.17 or later (raw tracepoints, ring buffers, "
-                    "bpf_loop); run with -v to see libbpf's log");
+    int side_err = 0;
+    std::thread side_loader;
+    if (split)
+        side_loader = std::thread([&] { side_err = trace_bpf__load(p.side.get()); });
+    const int main_err = trace_bpf__load(p.main.get());
+    if (side_loader.joinable())
+        side_loader.join();
+    if (main_err != 0 || side_err != 0) {
+        if (verbose)
+            for (size_t i = 0; i < loaded.size(); ++i)
+                if (stats_log[i][0])
+                    std::cerr << "trace-root: verifier log of " << bpf_program__name(loaded[i])
+                              << ":\n"
+                              << stats_log[i] << "\n";
+        return tl::unexpected(load_error(main_err != 0 ? main_err : side_err));
     }
 
-    if (options.verbosity == Verbosity::Verbose) {
-        bpf_program* prog;
-        size_t i = 0;
-        bpf_object__for_each_program(prog, skel->obj) {
-            if (i < 8)
-                std::cerr << "trace-root: verifier: " << bpf_program__name(prog) << ": "
-                          << stats_log[i++];
-        }
-    }
+    if (verbose)
+        for (size_t i = 0; i < loaded.size(); ++i)
+            std::cerr << "trace-root: verifier: " << bpf_program__name(loaded[i]) << ": "
+                      << stats_log[i];
 
     const auto t_loaded = std::chrono::steady_clock::now();
-    // Step 5: attach.
-    if (int err = trace_bpf__attach(skel.get()); err != 0) {
-        const int e = -err;
-        if (e == EPERM || e == EACCES)
-            return tl::unexpected(permission_error(e));
-        return fail(std::string("cannot attach the BPF programs: ") + std::strerror(e),
-                    "trace-root needs raw tracepoints and BPF ring buffers (kernel 5.8 or later)");
+    // Step 4: attach.
+    for (trace_bpf* skel : objects) {
+        if (int err = trace_bpf__attach(skel); err != 0) {
+            const int e = -err;
+            if (e == EPERM || e == EACCES)
+                return tl::unexpected(permission_error(e));
+            return fail(std::string("cannot attach the BPF programs: ") + std::strerror(e),
+                        "trace-root needs raw tracepoints and BPF ring buffers (kernel 5.8 or "
+                        "later)");
+        }
     }
-    if (options.verbosity == Verbosity::Verbose) {
+    if (verbose) {
         const auto ms = [](auto a, auto b) {
             return std::to_string(std::chrono::duration<double, std::milli>(b - a).count());
         };
@@ -366,7 +459,7 @@ Result<std::unique_ptr<trace_bpf, SkelDeleter>> load_tracer(const TraceOptions& 
         std::cerr << "trace-root: start-up: open " << ms(t_open, t_load) << " ms, load "
                   << ms(t_load, t_loaded) << " ms, attach " << ms(t_loaded, t_done) << " ms\n";
     }
-    return skel;
+    return p;
 }
 
 }  // namespace
@@ -402,13 +495,14 @@ Result<TraceResult> run_trace(const TraceOptions& options)
     if (sig_fd.fd < 0)
         return fail(std::string("cannot create a signalfd: ") + std::strerror(errno));
 
-    auto skel = load_tracer(options);
-    if (!skel)
-        return tl::unexpected(skel.error());
+    auto programs = load_tracer(options);
+    if (!programs)
+        return tl::unexpected(programs.error());
+    trace_bpf* skel = programs->main.get();
 
     Collector collector(CollectorOptions{options.only_under, options.exclude_exe, options.root});
     std::unique_ptr<ring_buffer, RingDeleter> ring(
-        ring_buffer__new(bpf_map__fd((*skel)->maps.events), handle_record, &collector, nullptr));
+        ring_buffer__new(bpf_map__fd(skel->maps.events), handle_record, &collector, nullptr));
     if (!ring)
         return fail(std::string("cannot open the ring buffer: ") + std::strerror(errno));
 
@@ -434,7 +528,7 @@ Result<TraceResult> run_trace(const TraceOptions& options)
     // The workload joins the traced set (a bit per tgid, see trace.bpf.c)
     // before it may exec. Nothing else is traced yet, so nothing else
     // writes the word concurrently.
-    const int traced_fd = bpf_map__fd((*skel)->maps.traced);
+    const int traced_fd = bpf_map__fd(skel->maps.traced);
     const uint32_t word = workload_pid / 64;
     uint64_t bits = 0;
     if (bpf_map_lookup_elem(traced_fd, &word, &bits) == 0)
@@ -516,7 +610,7 @@ Result<TraceResult> run_trace(const TraceOptions& options)
     ring_buffer__consume(ring.get());
 
     uint64_t dedup_hits = 0;
-    auto loss = read_counters(skel->get(), dedup_hits);
+    auto loss = read_counters(skel, dedup_hits);
     if (!loss)
         return tl::unexpected(loss.error());
 

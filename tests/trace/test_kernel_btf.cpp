@@ -106,13 +106,13 @@ TEST_CASE("the embedded BTF is used only on the kernel it was cut from")
     {
         std::vector<unsigned char> plain;
         add_note(plain, "Linux", 0x100, {'6'});
-        EmbeddedBtf p{small_btf.data(), small_btf.size(), plain.data(), plain.size(), 1000, 0, 0};
+        EmbeddedBtf p{small_btf.data(), small_btf.size(), plain.data(), plain.size(), 1000, 0, {}};
         write_bytes(notes, plain);
         CHECK_FALSE(embedded_btf_matches(p, notes, btf, why));
     }
     SUBCASE("nothing embedded, or no notes to read")
     {
-        EmbeddedBtf none{nullptr, 0, nullptr, 0, 0, 0, 0};
+        EmbeddedBtf none{nullptr, 0, nullptr, 0, 0, 0, {}};
         CHECK_FALSE(embedded_btf_matches(none, notes, btf, why));
         CHECK_FALSE(embedded_btf_matches(e, tmp / "missing", btf, why));
         CHECK(why.find("missing") != std::string::npos);

@@ -452,10 +452,11 @@ TEST_CASE("the trace is the same with the embedded small BTF (and bpf_rdonly_cas
         CHECK(r.err.find(full ? "CO-RE relocations use the full kernel BTF"
                               : "CO-RE relocations use the small BTF embedded at build time") !=
               std::string::npos);
-        // The kfunc ids come with the small BTF; without it the task is
-        // read through trusted loads. Both must trace the same.
-        CHECK(r.err.find(full ? "the task's fields are read through trusted BTF loads"
-                              : "the task's fields are read through bpf_rdonly_cast") !=
+        // The kfunc ids come with the small BTF; without it kernel objects
+        // are read through trusted loads and probe reads. Both must trace
+        // the same.
+        CHECK(r.err.find(full ? "kernel objects are read through trusted BTF loads"
+                              : "kernel objects are read through bpf_rdonly_cast") !=
               std::string::npos);
         auto report = read_report(report_file);
         REQUIRE(report);

@@ -24,6 +24,7 @@
 #include <cstdarg>
 #include <cstring>
 #include <iostream>
+#include <future>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -258,21 +259,15 @@ Result<void> register_section_handler()
 // `main` holds every program and there is no `side`.
 struct Programs {
     std::unique_ptr<trace_bpf, SkelDeleter> main, side;
+    std::unique_ptr<ring_buffer, RingDeleter> ring;  // the consumer's side of `events`
 };
 
 constexpr const char* kMainProgram = "on_sys_exit";
 
-// Sizes the ring buffer and fills the programs' read-only data.
-Result<void> configure(trace_bpf* skel, unsigned ringbuf_mb, bool use_cast,
-                       const uint64_t (&seed)[2])
+// Fills the programs' read-only data: the syscall decoding table, the
+// dedup hash's seed and the BTF ids for CAST().
+Result<void> configure(trace_bpf* skel, bool use_cast, const uint64_t (&seed)[2])
 {
-    // The ring buffer size must be a power of two pages.
-    unsigned mb = 1;
-    while (mb < ringbuf_mb)
-        mb <<= 1;
-    if (bpf_map__set_max_entries(skel->maps.events, mb << 20) != 0)
-        return fail("cannot size the ring buffer to " + std::to_string(mb) + " MiB");
-    // The syscall decoding table and the dedup hash's seed.
     for (const auto& entry : traced_syscalls()) {
         if (entry.nr >= TR_NR_SYSCALLS)
             return fail(std::string("syscall ") + entry.name + " is beyond the decoding table");
@@ -284,31 +279,81 @@ Result<void> configure(trace_bpf* skel, unsigned ringbuf_mb, bool use_cast,
     return {};
 }
 
-// Creates each map of `from` that is not its own data section, and hands
-// it to both objects (libbpf then uses it instead of creating one).
-Result<void> create_shared_maps(trace_bpf* from, trace_bpf* also)
+Error map_error(const char* name, int e)
+{
+    if (e == EPERM || e == EACCES)
+        return permission_error(e);
+    return Error{std::string("cannot create the BPF map ") + name + ": " + std::strerror(e), {},
+                 1};
+}
+
+// Hands the map `fd` to `map` and, when there is one, to its twin of the
+// same name in `also`: libbpf then uses it instead of creating its own.
+Result<void> share_map(bpf_map* map, trace_bpf* also, int fd)
+{
+    bpf_map* twin = also ? bpf_object__find_map_by_name(also->obj, bpf_map__name(map)) : nullptr;
+    if (bpf_map__reuse_fd(map, fd) != 0 || (also && (!twin || bpf_map__reuse_fd(twin, fd) != 0)))
+        return fail(std::string("cannot share the BPF map ") + bpf_map__name(map) + ": " +
+                    std::strerror(errno));
+    return {};
+}
+
+// Creates each map of `from` that is not its own data section, and shares
+// it with `also`; `events` is the ring buffer, made already.
+Result<void> create_shared_maps(trace_bpf* from, trace_bpf* also, int events)
 {
     bpf_map* map;
     bpf_object__for_each_map(map, from->obj) {
         if (bpf_map__is_internal(map))
             continue;
+        if (map == from->maps.events) {
+            if (auto r = share_map(map, also, events); !r)
+                return r;
+            continue;
+        }
         LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = bpf_map__map_flags(map));
         Fd fd(bpf_map_create(bpf_map__type(map), bpf_map__name(map), bpf_map__key_size(map),
                              bpf_map__value_size(map), bpf_map__max_entries(map), &opts));
-        if (fd.fd < 0) {
-            const int e = errno;
-            if (e == EPERM || e == EACCES)
-                return tl::unexpected(permission_error(e));
-            return fail(std::string("cannot create the BPF map ") + bpf_map__name(map) + ": " +
-                        std::strerror(e));
-        }
-        bpf_map* twin = bpf_object__find_map_by_name(also->obj, bpf_map__name(map));
-        if (!twin || bpf_map__reuse_fd(map, fd.fd) != 0 || bpf_map__reuse_fd(twin, fd.fd) != 0)
-            return fail(std::string("cannot share the BPF map ") + bpf_map__name(map) + ": " +
-                        std::strerror(errno));
+        if (fd.fd < 0)
+            return tl::unexpected(map_error(bpf_map__name(map), errno));
+        if (auto r = share_map(map, also, fd.fd); !r)
+            return r;
     }
     return {};
 }
+
+// The ring buffer map, made on a thread of its own while the objects
+// open: it is the slowest map to make (the kernel zeroes and maps each of
+// its pages, about a millisecond for 4 MiB here). get() waits for it; the
+// destructor waits too, and closes a map nobody took.
+class RingMapMaker {
+public:
+    explicit RingMapMaker(uint32_t bytes)
+        : result_(std::async(std::launch::async, [bytes] {
+              const int fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "events", 0, 0, bytes, nullptr);
+              return fd < 0 ? -errno : fd;
+          }))
+    {
+    }
+    RingMapMaker(const RingMapMaker&) = delete;
+    RingMapMaker& operator=(const RingMapMaker&) = delete;
+    ~RingMapMaker()
+    {
+        if (result_.valid())
+            fd_.reset(result_.get());
+    }
+    // The map's fd, owned by this object, or -errno.
+    int get()
+    {
+        if (result_.valid())
+            fd_.reset(result_.get());
+        return fd_.fd;
+    }
+
+private:
+    std::future<int> result_;
+    Fd fd_;
+};
 
 Error load_error(int err)
 {
@@ -324,8 +369,9 @@ Error load_error(int err)
                  1};
 }
 
-// Loads and attaches everything; returns the programs ready to trace.
-Result<Programs> load_tracer(const TraceOptions& options)
+// Loads and attaches everything; returns the programs ready to trace, and
+// the ring buffer's consumer, which hands each record to `collector`.
+Result<Programs> load_tracer(const TraceOptions& options, Collector& collector)
 {
     struct stat st;
     if (stat("/sys/kernel/btf/vmlinux", &st) != 0)
@@ -333,6 +379,11 @@ Result<Programs> load_tracer(const TraceOptions& options)
                     "trace-root needs a kernel built with CONFIG_DEBUG_INFO_BTF=y "
                     "(every major distribution's kernel since 2020 has it)");
     const bool verbose = options.verbosity == Verbosity::Verbose;
+    // The ring buffer's size must be a power of two pages.
+    uint32_t ring_mb = 1;
+    while (ring_mb < options.ringbuf_mb && ring_mb < 2048)
+        ring_mb <<= 1;
+    RingMapMaker ring_map(ring_mb << 20);
 
     // Step 1: open.
     const auto t_open = std::chrono::steady_clock::now();
@@ -384,8 +435,11 @@ Result<Programs> load_tracer(const TraceOptions& options)
     if (split)
         objects.push_back(p.side.get());
     for (trace_bpf* skel : objects)
-        if (auto r = configure(skel, options.ringbuf_mb, use_cast, seed); !r)
+        if (auto r = configure(skel, use_cast, seed); !r)
             return tl::unexpected(r.error());
+    const int events_fd = ring_map.get();
+    if (events_fd < 0)
+        return tl::unexpected(map_error("events", -events_fd));
     if (split) {
         for (trace_bpf* skel : objects) {
             bpf_program* prog;
@@ -394,9 +448,17 @@ Result<Programs> load_tracer(const TraceOptions& options)
                 bpf_program__set_autoload(prog, is_main == (skel == p.main.get()));
             }
         }
-        if (auto r = create_shared_maps(p.main.get(), p.side.get()); !r)
+        if (auto r = create_shared_maps(p.main.get(), p.side.get(), events_fd); !r)
             return tl::unexpected(r.error());
+    } else if (auto r = share_map(p.main->maps.events, nullptr, events_fd); !r) {
+        return tl::unexpected(r.error());
     }
+    // The consumer maps the ring buffer's pages (most of a millisecond for
+    // 4 MiB): on the side thread, once its own programs are in.
+    auto open_ring = [&] {
+        p.ring.reset(ring_buffer__new(events_fd, handle_record, &collector, nullptr));
+        return p.ring ? 0 : -errno;
+    };
 
     // With -v the verifier's statistics (instructions processed, time) are
     // printed for each program.
@@ -417,13 +479,19 @@ Result<Programs> load_tracer(const TraceOptions& options)
 
     // Step 3: load (the verifier runs here), the side object on a thread.
     const auto t_load = std::chrono::steady_clock::now();
-    int side_err = 0;
+    int side_err = 0, ring_err = 0;
     std::thread side_loader;
     if (split)
-        side_loader = std::thread([&] { side_err = trace_bpf__load(p.side.get()); });
+        side_loader = std::thread([&] {
+            side_err = trace_bpf__load(p.side.get());
+            if (side_err == 0)
+                ring_err = open_ring();
+        });
     const int main_err = trace_bpf__load(p.main.get());
     if (side_loader.joinable())
         side_loader.join();
+    else if (main_err == 0)
+        ring_err = open_ring();
     if (main_err != 0 || side_err != 0) {
         if (verbose)
             for (size_t i = 0; i < loaded.size(); ++i)
@@ -433,6 +501,8 @@ Result<Programs> load_tracer(const TraceOptions& options)
                               << stats_log[i] << "\n";
         return tl::unexpected(load_error(main_err != 0 ? main_err : side_err));
     }
+    if (ring_err != 0)
+        return fail(std::string("cannot open the ring buffer: ") + std::strerror(-ring_err));
 
     if (verbose)
         for (size_t i = 0; i < loaded.size(); ++i)
@@ -495,21 +565,10 @@ Result<TraceResult> run_trace(const TraceOptions& options)
     if (sig_fd.fd < 0)
         return fail(std::string("cannot create a signalfd: ") + std::strerror(errno));
 
-    auto programs = load_tracer(options);
-    if (!programs)
-        return tl::unexpected(programs.error());
-    trace_bpf* skel = programs->main.get();
-
-    Collector collector(CollectorOptions{options.only_under, options.exclude_exe, options.root});
-    std::unique_ptr<ring_buffer, RingDeleter> ring(
-        ring_buffer__new(bpf_map__fd(skel->maps.events), handle_record, &collector, nullptr));
-    if (!ring)
-        return fail(std::string("cannot open the ring buffer: ") + std::strerror(errno));
-
-    // Orphans (double-forked daemons) are reparented to us, so waiting for
-    // every child to be gone means the last descendant has exited.
-    prctl(PR_SET_CHILD_SUBREAPER, 1);
-
+    // The workload's process is made first, while trace-root is small (a
+    // fork copies the page tables, the ring buffer's mapping among them
+    // later); it waits for the go byte until every program is attached.
+    // Until then, any failure kills it.
     int go_pipe[2], err_pipe[2];
     if (pipe2(go_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0)
         return fail(std::string("cannot create a pipe: ") + std::strerror(errno));
@@ -524,6 +583,27 @@ Result<TraceResult> run_trace(const TraceOptions& options)
     go_read.reset();
     err_write.reset();
     const uint32_t workload_pid = static_cast<uint32_t>(*started);
+    struct KillUnlessStarted {
+        int pid;
+        ~KillUnlessStarted()
+        {
+            if (pid > 0) {
+                kill(pid, SIGKILL);
+                waitpid(pid, nullptr, 0);
+            }
+        }
+    } not_started{direct_child};
+
+    Collector collector(CollectorOptions{options.only_under, options.exclude_exe, options.root});
+    auto programs = load_tracer(options, collector);
+    if (!programs)
+        return tl::unexpected(programs.error());
+    trace_bpf* skel = programs->main.get();
+    ring_buffer* ring = programs->ring.get();
+
+    // Orphans (double-forked daemons) are reparented to us, so waiting for
+    // every child to be gone means the last descendant has exited.
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
 
     // The workload joins the traced set (a bit per tgid, see trace.bpf.c)
     // before it may exec. Nothing else is traced yet, so nothing else
@@ -533,17 +613,15 @@ Result<TraceResult> run_trace(const TraceOptions& options)
     uint64_t bits = 0;
     if (bpf_map_lookup_elem(traced_fd, &word, &bits) == 0)
         bits |= uint64_t{1} << (workload_pid % 64);
-    if (bits == 0 || bpf_map_update_elem(traced_fd, &word, &bits, BPF_ANY)) {
-        kill(direct_child, SIGKILL);
-        waitpid(direct_child, nullptr, 0);
+    if (bits == 0 || bpf_map_update_elem(traced_fd, &word, &bits, BPF_ANY))
         return fail(std::string("cannot add the workload to the traced set: ") +
                     std::strerror(errno));
-    }
     collector.add_root_process(workload_pid, "trace-root");
     const auto t0 = std::chrono::steady_clock::now();
     if (write(go_write.fd, "g", 1) != 1)
         return fail(std::string("cannot start the workload: ") + std::strerror(errno));
     go_write.reset();
+    not_started.pid = -1;
 
     int exec_errno = 0;
     if (read(err_read.fd, &exec_errno, sizeof exec_errno) == sizeof exec_errno) {
@@ -567,7 +645,7 @@ Result<TraceResult> run_trace(const TraceOptions& options)
 
     // Drain events while anything of the tree lives; stop when every child
     // (including adopted orphans) has been reaped.
-    pollfd fds[2] = {{ring_buffer__epoll_fd(ring.get()), POLLIN, 0}, {sig_fd.fd, POLLIN, 0}};
+    pollfd fds[2] = {{ring_buffer__epoll_fd(ring), POLLIN, 0}, {sig_fd.fd, POLLIN, 0}};
     for (;;) {
         // The kernel side wakes this loop only when the ring buffer is a
         // quarter full (a wakeup per event cost an interrupt each), so it
@@ -575,7 +653,7 @@ Result<TraceResult> run_trace(const TraceOptions& options)
         int n = poll(fds, 2, kDrainIntervalMs);
         if (n < 0 && errno != EINTR)
             return fail(std::string("poll failed: ") + std::strerror(errno));
-        ring_buffer__consume(ring.get());
+        ring_buffer__consume(ring);
 
         signalfd_siginfo si;
         while (read(sig_fd.fd, &si, sizeof si) == sizeof si) {
@@ -607,7 +685,7 @@ Result<TraceResult> run_trace(const TraceOptions& options)
             break;
     }
     const auto t1 = std::chrono::steady_clock::now();
-    ring_buffer__consume(ring.get());
+    ring_buffer__consume(ring);
 
     uint64_t dedup_hits = 0;
     auto loss = read_counters(skel, dedup_hits);

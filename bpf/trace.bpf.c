@@ -672,6 +672,12 @@ __noinline __u32 tr_read_name(__u64 ptr, __u32 kernel)
 	return s ? read_name(s, ptr, kernel) : TR_F_UNREADABLE << 16;
 }
 
+/* In tr_emit_lookup()'s type_kind: the name is a successful open's, whose
+ * file file_of() read in this same syscall; the event carries that file's
+ * f_flags and f_mode, so the name is recorded with the open's access mode
+ * (written, not read, for O_WRONLY). */
+#define LOOKUP_OPEN_MODE (1u << 16)
+
 /* A lookup by name, the name in s->name: string 0 = base directory (from
  * s->base_*, when `have_base`), string 1 = the name as passed. Returns 0,
  * or -1 when the event could not be sent. */
@@ -684,7 +690,12 @@ __noinline int tr_emit_lookup(__u32 type_kind, __u32 nr, __s32 err, __u32 len_fl
 
 	if (!s)
 		return -1;
-	tr_header(type_kind >> 8, type_kind & 0xff, nr, err);
+	tr_header((type_kind >> 8) & 0xff, type_kind & 0xff, nr, err);
+	if (type_kind & LOOKUP_OPEN_MODE) {
+		nflags |= TR_F_OPEN_MODE;
+		s->ev.aux = s->fflags;
+		s->ev.aux2 = s->fmode;
+	}
 	s->ev.flags[1] = nflags;
 	if (have_base)
 		tr_put_path0(s->base_mnt, s->base_dentry);
@@ -954,7 +965,9 @@ __noinline int tr_access(__u32 nr, __s64 ret, __u32 d)
 	if (fkind)
 		failed |= tr_emit_file(fkind, nr, D_AUX(d));
 	if (names)
-		failed |= tr_emit_lookup((TR_EV_LOOKUP << 8) | kind, nr, err, lf, have_base);
+		failed |= tr_emit_lookup((TR_EV_LOOKUP << 8) | kind |
+					     (fkind == TR_K_OPEN ? LOOKUP_OPEN_MODE : 0),
+					 nr, err, lf, have_base);
 	if (failed && dedup_it)
 		forget(s);
 	return 0;

@@ -82,6 +82,8 @@ enum tr_kind {
 #define TR_F_OUTSIDE     (1u << 3) /* the walk ended at a root other than the task's root */
 #define TR_F_UNREADABLE  (1u << 4) /* the user string could not be read */
 #define TR_F_CREATED     (1u << 5) /* FMODE_CREATED: this open created the file */
+#define TR_F_OPEN_MODE   (1u << 6) /* in flags[1] of a successful open's name: aux and
+				      aux2 hold the opened file's f_flags and f_mode */
 
 /* Loss and statistics counters, one per-CPU array slot each. */
 enum tr_counter {

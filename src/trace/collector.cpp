@@ -35,15 +35,33 @@ uint32_t path_flags_from_kernel(uint8_t f)
     return out;
 }
 
-// Access kinds of a lookup by name, from its kind and result.
-uint32_t lookup_access(uint32_t kind, int32_t err)
+// Access kinds of an open, from the opened file's f_flags and f_mode (not
+// whether it created the file: that belongs to the file, not the name).
+uint32_t open_mode_access(uint32_t f_flags, uint32_t f_mode)
 {
+    if (f_mode & kFmodePath)
+        return kStat;
+    switch (f_flags & O_ACCMODE) {
+    case O_RDONLY: return kRead;
+    case O_WRONLY: return kWrite;
+    default: return kRead | kWrite;
+    }
+}
+
+// Access kinds of a lookup by name, from its kind and result.
+uint32_t lookup_access(const tr_event& ev)
+{
+    const int32_t err = ev.err;
     const bool missing = is_missing_errno(err);
-    switch (kind) {
+    switch (ev.kind) {
     case TR_K_OPEN_NAME:
         // A successful open is also sent by name, so that the symlinks on
-        // the way are known; the file itself comes as a TR_EV_FILE.
-        return err == 0 ? kRead : missing ? kMissing : kStat;
+        // the way are known; the file itself comes as a TR_EV_FILE. The
+        // name has the open's access mode when the kernel side could read
+        // the file (it could not when another thread closed the fd first).
+        if (err == 0)
+            return (ev.flags[1] & TR_F_OPEN_MODE) ? open_mode_access(ev.aux, ev.aux2) : kRead;
+        return missing ? kMissing : kStat;
     case TR_K_STAT:
     case TR_K_EXEC_FAILED:
         return missing ? kMissing : kStat;
@@ -71,15 +89,8 @@ uint32_t file_access(const tr_event& ev)
 {
     switch (ev.kind) {
     case TR_K_OPEN: {
-        if (ev.aux2 & kFmodePath)
-            return kStat;
-        uint32_t a = 0;
-        switch (ev.aux & O_ACCMODE) {
-        case O_RDONLY: a = kRead; break;
-        case O_WRONLY: a = kWrite; break;
-        default: a = kRead | kWrite; break;
-        }
-        if (ev.flags[0] & TR_F_CREATED)
+        uint32_t a = open_mode_access(ev.aux, ev.aux2);
+        if ((ev.aux2 & kFmodePath) == 0 && (ev.flags[0] & TR_F_CREATED))
             a |= kCreated;
         return a;
     }
@@ -283,7 +294,7 @@ void Collector::on_record(const void* data, size_t size)
             who.in_scope = true;
             scope_started_ = true;
         }
-        record(std::move(path), lookup_access(ev.kind, ev.err), absolute ? 0 : flags0 & ~kPathDeleted,
+        record(std::move(path), lookup_access(ev), absolute ? 0 : flags0 & ~kPathDeleted,
                0, who, ev.tgid);
     }
 }

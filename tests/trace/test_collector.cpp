@@ -1,6 +1,8 @@
 // Unit tests of the collector: event decoding, path joining, access kinds.
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
+
 #include <cstring>
 #include <vector>
 
@@ -53,6 +55,35 @@ TEST_CASE("a lookup that failed with ENOENT is recorded as missing, relative to 
     CHECK(r.paths[0].path == "/srv/app/conf/missing.ini");
     CHECK(r.paths[0].access == kMissing);
     CHECK(r.paths[0].first.pid == 10);
+}
+
+TEST_CASE("a successful open's name takes the open's access mode when the event carries it")
+{
+    struct Case {
+        uint8_t name_flags;
+        uint32_t f_flags, f_mode;
+        uint32_t access;
+    } cases[] = {
+        {TR_F_OPEN_MODE, O_WRONLY | O_CREAT, 0, kWrite},
+        {TR_F_OPEN_MODE, O_RDWR, 0, kRead | kWrite},
+        {TR_F_OPEN_MODE, O_RDONLY, 0, kRead},
+        {TR_F_OPEN_MODE, O_RDONLY, 0x4000 /* FMODE_PATH */, kStat},
+        {0, O_WRONLY, 0, kRead},  // the file could not be read: a read, as before
+    };
+    for (const Case& k : cases) {
+        CAPTURE(k.f_flags);
+        Collector c({});
+        auto ev = make_event(TR_EV_LOOKUP, TR_K_OPEN_NAME, 0, "/srv", "app.log");
+        tr_event* hdr = reinterpret_cast<tr_event*>(ev.data());
+        hdr->flags[1] = k.name_flags;
+        hdr->aux = k.f_flags;
+        hdr->aux2 = k.f_mode;
+        c.on_record(ev.data(), ev.size());
+        Report r;
+        c.finish(r);
+        REQUIRE(r.paths.size() == 1);
+        CHECK(r.paths[0].access == k.access);
+    }
 }
 
 TEST_CASE("records whose string lengths overrun the record are rejected, not read")

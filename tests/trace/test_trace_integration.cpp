@@ -300,6 +300,30 @@ TEST_CASE("created and removed files are marked as the workload's own")
     CHECK(has(t.report, tmp / "old.txt", kRemoved));
 }
 
+TEST_CASE("an open's name is recorded with the open's access mode")
+{
+    // The name as asked for (here a symlink) and the file reached both
+    // carry the mode: written only, read only, or both.
+    TempDir tmp;
+    write_text(tmp / "target.txt", "x");
+    write_text(tmp / "ro.txt", "x");
+    write_text(tmp / "rw.txt", "x");
+    fs::create_symlink("target.txt", tmp / "link");
+    auto t = trace(tmp, {"/bin/sh", "-c",
+                         "echo x >> " + (tmp / "link") + " && cat " + (tmp / "ro.txt") +
+                             " > /dev/null && exec 3<> " + (tmp / "rw.txt")});
+    INFO(t.run.err);
+    REQUIRE(t.run.exit_status == 0);
+    for (const char* written : {"link", "target.txt"}) {
+        CAPTURE(written);
+        CHECK(has(t.report, tmp / written, kWrite));
+        CHECK_FALSE(has(t.report, tmp / written, kRead));
+    }
+    CHECK(has(t.report, tmp / "ro.txt", kRead));
+    CHECK_FALSE(has(t.report, tmp / "ro.txt", kWrite));
+    CHECK(has(t.report, tmp / "rw.txt", kRead | kWrite));
+}
+
 TEST_CASE("paths come from the right fd when descriptors are closed and dup2'd wildly")
 {
     TempDir tmp;

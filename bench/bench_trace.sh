@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Tracer overhead, measured side by side in one run: each workload bare,
-# under trace-root and under `strace -f -e trace=%file`, interleaved, median
-# of $REPS runs each. Prints the ratios and the loss figures of the traced
-# runs (which must be zero, with every one of the files in the report).
+# under trace-root and under `strace -f -e trace=%file`, interleaved
+# ($REPS runs of the open-heavy loop, $PY_REPS of the Python import,
+# $STRACE_REPS under strace). Prints the ratios, the loss figures of the
+# traced runs (which must be zero, with every one of the files in the
+# report), and trace-root's fixed start-up cost.
 #
 # Usage: bench/bench_trace.sh [TRACE_ROOT_BINARY]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 tr=${1:-$here/../build/src/cli/trace-root}
-reps=${REPS:-5}
+reps=${REPS:-9}            # runs of the open-heavy loop, bare and traced
+py_reps=${PY_REPS:-21}     # runs of the Python import (shorter, noisier)
+strace_reps=${STRACE_REPS:-3}
 nfiles=10000
 rounds=${ROUNDS:-15}
 work=/var/tmp/trace-root-bench
@@ -30,30 +34,59 @@ python=$(python3 -c 'import sys; print(sys.executable)')
 pyimport='import json, sqlite3, ssl, email.parser, http.client, xml.etree.ElementTree, asyncio, decimal, fractions, statistics, csv, zipfile, tarfile, logging.handlers, argparse, subprocess, urllib.request, unittest, dataclasses, typing, pathlib, shutil, tempfile, zoneinfo, hashlib, hmac, base64, uuid, sched, queue, concurrent.futures, multiprocessing, ctypes, difflib, textwrap, pprint, inspect, ast, dis, pickle, shelve, sqlite3, gzip, bz2, lzma, configparser, secrets, string, re, datetime, calendar, locale, gettext, socket, selectors, signal, mmap, codecs, unicodedata, html.parser, xml.dom.minidom, wsgiref.simple_server, smtplib, imaplib, ftplib, poplib'
 
 now() { date +%s.%N; }
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-run_variants() { # name, command...
-  local name=$1; shift
-  local bare=() traced=() straced=()
-  for _ in $(seq "$reps"); do
+# Stats over the runs of one workload: medians, and the median of the
+# paired ratios (each traced run over the bare run just before it), which
+# holds up best against this machine's drift from one second to the next.
+stats() { # bare-times traced-times strace-times
+  python3 - "$1" "$2" "$3" <<'PY'
+import statistics, sys
+b, t, s = ([float(x) for x in a.split()] for a in sys.argv[1:4])
+pairs = statistics.median(y / x for x, y in zip(b, t))
+print("%.3f %.3f %.3f %.2f %.1f" % (statistics.median(b), statistics.median(t),
+      statistics.median(s), pairs, statistics.median(s) / statistics.median(b)))
+PY
+}
+
+run_variants() { # name, reps, command...
+  local name=$1 n=$2; shift 2
+  local bare="" traced="" straced="" i t0 t1
+  for i in $(seq "$n"); do
     sync
-    t0=$(now); "$@" >/dev/null; t1=$(now); bare+=("$(echo "$t1 - $t0" | bc -l)")
+    t0=$(now); "$@" >/dev/null; t1=$(now); bare+=" $(echo "$t1 - $t0" | bc -l)"
     t0=$(now); "$tr" -q --report "$work/$name.json" -- "$@" >/dev/null; t1=$(now)
-    traced+=("$(echo "$t1 - $t0" | bc -l)")
-    t0=$(now); strace -f -qq -e trace=%file -o /dev/null "$@" >/dev/null; t1=$(now)
-    straced+=("$(echo "$t1 - $t0" | bc -l)")
+    traced+=" $(echo "$t1 - $t0" | bc -l)"
+    # strace is only there for scale, and slow: a few runs are enough.
+    if [ "$i" -le "$strace_reps" ]; then
+      t0=$(now); strace -f -qq -e trace=%file -o /dev/null "$@" >/dev/null; t1=$(now)
+      straced+=" $(echo "$t1 - $t0" | bc -l)"
+    fi
   done
-  local b t s
-  b=$(printf '%s\n' "${bare[@]}" | median)
-  t=$(printf '%s\n' "${traced[@]}" | median)
-  s=$(printf '%s\n' "${straced[@]}" | median)
-  local loss paths
+  local b t s ratio sratio loss paths
+  read -r b t s ratio sratio < <(stats "$bare" "$traced" "$straced")
   loss=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['loss']['total'])" "$work/$name.json")
   paths=$(python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(sum(1 for p in r['paths'] if p['path'].startswith(sys.argv[2])))" "$work/$name.json" "$work/files/")
   printf '%-12s bare %.3fs  trace-root %.3fs (x%.2f)  strace %.3fs (x%.1f)  lost %s  bench files in report %s\n' \
-    "$name" "$b" "$t" "$(echo "$t / $b" | bc -l)" "$s" "$(echo "$s / $b" | bc -l)" "$loss" "$paths"
+    "$name" "$b" "$t" "$ratio" "$s" "$sratio" "$loss" "$paths"
 }
 
-echo "trace-root overhead, median of $reps interleaved runs (ratios to bare):"
-run_variants open-heavy "$work/openloop" "$work/files" "$nfiles" "$rounds"
-run_variants py-import "$python" -c "$pyimport"
+# The fixed cost of a traced run: loading and attaching the programs, and
+# cleaning up, measured on a command that does nothing.
+startup() {
+  local bare="" traced="" i t0 t1
+  for i in $(seq 21); do
+    t0=$(now); /bin/true; t1=$(now); bare+=" $(echo "$t1 - $t0" | bc -l)"
+    t0=$(now); "$tr" -q -- /bin/true; t1=$(now); traced+=" $(echo "$t1 - $t0" | bc -l)"
+  done
+  python3 - "$bare" "$traced" <<'PY'
+import statistics, sys
+b, t = ([float(x) for x in a.split()] for a in sys.argv[1:3])
+print("start-up     trace-root -- /bin/true costs %.1f ms more than /bin/true (median of 21)"
+      % (1000 * (statistics.median(t) - statistics.median(b))))
+PY
+}
+
+echo "trace-root overhead, interleaved runs (ratios: median of traced over the bare run before it):"
+run_variants open-heavy "$reps" "$work/openloop" "$work/files" "$nfiles" "$rounds"
+run_variants py-import "$py_reps" "$python" -c "$pyimport"
+startup

@@ -5,7 +5,7 @@
 # each wins; a missing one is not printed.
 BEGIN {
 	want["FUNC bpf_rdonly_cast"] = 1
-	n = split("task_struct file dentry vfsmount mount", structs, " ")
+	n = split("task_struct file dentry vfsmount mount pt_regs", structs, " ")
 	for (i = 1; i <= n; i++)
 		want["STRUCT " structs[i]] = 1
 }

@@ -25,7 +25,7 @@ file(SIZE "${NOTES}" notes_size_bytes)
 if(btf_size_bytes EQUAL 0)
   set(notes_size_bytes 0)
 endif()
-set(id_names bpf_rdonly_cast task_struct file dentry vfsmount mount)
+set(id_names bpf_rdonly_cast task_struct file dentry vfsmount mount pt_regs)
 foreach(name IN LISTS id_names)
   set(id_${name} 0)
 endforeach()
@@ -61,6 +61,7 @@ file(WRITE "${OUT}.tmp"
 "}  // namespace\n"
 "const EmbeddedBtf kEmbeddedBtf = {kBtf, ${btf_size_bytes}, kNotes, ${notes_size_bytes}, ${BTF_SIZE},\n"
 "                                  ${id_bpf_rdonly_cast},\n"
-"                                  {${id_task_struct}, ${id_file}, ${id_dentry}, ${id_vfsmount}, ${id_mount}}};\n"
+"                                  {${id_task_struct}, ${id_file}, ${id_dentry}, ${id_vfsmount}, ${id_mount},\n"
+"                                   ${id_pt_regs}}};\n"
 "}  // namespace trace_root\n")
 file(RENAME "${OUT}.tmp" "${OUT}")

@@ -367,13 +367,15 @@ static __always_inline void forget(struct scratch *s)
  * verified once: inlined, the searches were repeated for every verifier
  * state reaching it. Exec, which is rare, uses tr_load_task_exec()'s probe
  * reads. */
-__noinline int tr_load_task(void)
+__noinline int tr_load_task(__u64 current)
 {
 	struct scratch *s = get_scratch();
 	struct task_struct *task;
 
+	/* `current` is the current task's address, from the caller's
+	 * bpf_get_current_task() (when HAVE_CAST). */
 	if (HAVE_CAST)
-		task = CAST(task_struct, bpf_get_current_task());
+		task = CAST(task_struct, current);
 	else
 		task = bpf_get_current_task_btf();
 	struct fs_struct *fs = task->fs;
@@ -994,37 +996,63 @@ __noinline int tr_compat(__u32 nr)
 }
 
 /* The part of sys_exit that runs for every syscall of the traced tree.
+ * `current` is the task's address and `regs` the tracepoint's pt_regs
+ * (both 0 without HAVE_CAST, which fetches them with helpers instead: the
+ * bpf_task_pt_regs() call alone was about 6% of the program's time).
  *
  * What is inlined and what is a global function is a trade between the
  * verifier (paid once per run) and the hot path (paid per syscall): on
  * these machines every call and return costs 10 to 15 ns, the kernel's
  * return thunk (the SRSO "safe RET" mitigation on AMD) included. This part,
  * the fd-to-file step and the name read are inlined; the task's loads and
- * the decode stay global functions, since inlined they made the verifier
- * repeat work (see tr_load_task) for no gain that could be measured. */
-static __always_inline int sys_exit(__s64 ret)
+ * the decode stay global functions, since inlining them made the verifier
+ * do more work for no gain that could be measured. */
+static __always_inline int sys_exit(__u64 current, __u64 regs, __s64 ret)
 {
 	struct scratch *s = get_scratch();
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(task);
 	__u32 nr, d;
 
-	if (!s || !r)
+	if (!s)
 		return 0;
-	nr = (__u32)r->orig_ax;
-	if (task->thread_info.status & TS_COMPAT)
-		return tr_compat(nr);
-	if (nr >= TR_NR_SYSCALLS)
-		return 0;
-	if (!syscall_table[nr].kind && !syscall_table[nr].special)
-		return 0;
-	s->args[0] = r->di;
-	s->args[1] = r->si;
-	s->args[2] = r->dx;
-	s->args[3] = r->r10;
-	s->args[4] = r->r8;
-	s->args[5] = r->r9;
-	tr_load_task();
+	if (HAVE_CAST) {
+		/* The tracepoint's own pt_regs and the task from on_sys_exit:
+		 * plain loads, no helper call. */
+		struct pt_regs *r = CAST(pt_regs, regs);
+
+		nr = (__u32)r->orig_ax;
+		if (CAST(task_struct, current)->thread_info.status & TS_COMPAT)
+			return tr_compat(nr);
+		if (nr >= TR_NR_SYSCALLS)
+			return 0;
+		if (!syscall_table[nr].kind && !syscall_table[nr].special)
+			return 0;
+		s->args[0] = r->di;
+		s->args[1] = r->si;
+		s->args[2] = r->dx;
+		s->args[3] = r->r10;
+		s->args[4] = r->r8;
+		s->args[5] = r->r9;
+	} else {
+		struct task_struct *task = bpf_get_current_task_btf();
+		struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(task);
+
+		if (!r)
+			return 0;
+		nr = (__u32)r->orig_ax;
+		if (task->thread_info.status & TS_COMPAT)
+			return tr_compat(nr);
+		if (nr >= TR_NR_SYSCALLS)
+			return 0;
+		if (!syscall_table[nr].kind && !syscall_table[nr].special)
+			return 0;
+		s->args[0] = r->di;
+		s->args[1] = r->si;
+		s->args[2] = r->dx;
+		s->args[3] = r->r10;
+		s->args[4] = r->r8;
+		s->args[5] = r->r9;
+	}
+	tr_load_task(current);
 	d = tr_decode(nr, ret);
 	if (d & D_PLAIN)
 		return tr_plain(nr, ret, d);
@@ -1033,12 +1061,24 @@ static __always_inline int sys_exit(__s64 ret)
 	return 0;
 }
 
+/* Every syscall of every process on the machine comes here: whether the
+ * process is traced must be the first and cheapest question. With
+ * HAVE_CAST the task is fetched once (one helper call) and serves the
+ * question, the pt_regs check and tr_load_task(); otherwise each of those
+ * costs a helper call (10 to 20 ns each here, the return thunk included). */
 SEC("raw_tp/sys_exit")
 int on_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
+	if (HAVE_CAST) {
+		__u64 current = bpf_get_current_task();
+
+		if (!is_traced(CAST(task_struct, current)->tgid))
+			return 0;
+		return sys_exit(current, ctx->args[0], (__s64)ctx->args[1]);
+	}
 	if (!is_traced(bpf_get_current_pid_tgid() >> 32))
 		return 0;
-	return sys_exit((__s64)ctx->args[1]);
+	return sys_exit(0, 0, (__s64)ctx->args[1]);
 }
 
 /* Parses "/dev/fd/N" or "/dev/fd/N/rest" (how the kernel names an

@@ -31,6 +31,7 @@ struct tr_btf_ids {
 	__u32 dentry;
 	__u32 vfsmount;
 	__u32 mount;
+	__u32 pt_regs;
 };
 
 enum tr_event_type {

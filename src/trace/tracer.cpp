@@ -407,7 +407,7 @@ Result<Programs> load_tracer(const TraceOptions& options, Collector& collector)
     const tr_btf_ids& ids = kEmbeddedBtf.types;
     const bool use_cast = btf_fd.fd >= 0 && kEmbeddedBtf.rdonly_cast_id != 0 &&
                           ids.task_struct != 0 && ids.file != 0 && ids.dentry != 0 &&
-                          ids.vfsmount != 0 && ids.mount != 0;
+                          ids.vfsmount != 0 && ids.mount != 0 && ids.pt_regs != 0;
     const bool split = btf_fd.fd >= 0;
     if (verbose)
         std::cerr << "trace-root: kernel objects are read "

@@ -101,6 +101,11 @@ struct scratch {
 	__u64 args[8];                 /* the syscall's arguments (6, padded) */
 	__u64 key[2];                  /* dedup key being built */
 	__u64 number;                  /* see as_number() */
+	/* What on_emit is to send (see emit()), and its arguments. */
+	__u32 op;
+	__u32 op_nr, op_d, op_lf, op_how;
+	__s64 op_ret;
+	__u64 op_ptr;
 };
 
 /* The tree's processes, as a bit per tgid: bit (tgid & 63) of word
@@ -165,6 +170,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct scratch);
 } scratch_map SEC(".maps");
+
+/* on_emit, which sends events: reached by tail call (see emit()). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} emitters SEC(".maps");
 
 /* Bumped when the traced tree renames something: every dentry-keyed dedup
  * entry becomes stale, since a renamed dentry keeps its address. */
@@ -765,7 +778,22 @@ static __always_inline __u64 arg(struct scratch *s, int i)
 #define D_NAMES (1u << 8)        /* the name argument(s) are recorded too */
 #define D_ABS_ONLY (1u << 9)     /* ... but only an absolute one */
 #define D_PLAIN (1u << 10)       /* two names, or a change to the tree: no dedup */
+#define D_IO_URING (1u << 11)    /* the process set up an io_uring */
 #define D_AUX(x) ((x) >> 16)     /* mmap prot */
+
+/* What on_emit sends, in s->op; the arguments are in s->op_*. Sending is
+ * a program of its own, reached by tail call, because the code that
+ * builds and sends events (the path walk above all) is as big as the code
+ * that decides what to send: split in two, the two halves are verified at
+ * once, on two CPUs, and on_exec shares the sending half instead of
+ * carrying a copy. A repeat, which sends nothing, never leaves
+ * on_sys_exit. */
+#define OP_ACCESS 1   /* tr_access()'s first access: op_nr = nr | kind << 16, op_ret = err,
+			 op_d = D_* bits, op_lf = the name's length and flags, op_how */
+#define OP_PLAIN 2    /* tr_plain(op_nr, op_ret, op_d) */
+#define OP_COMPAT 3   /* a 32-bit syscall, op_nr */
+#define OP_IO_URING 4 /* io_uring_setup succeeded, op_nr */
+#define OP_EXEC 5     /* sched_process_exec: op_ptr = bprm, op_nr = old pid */
 
 /* Decides what a syscall accessed. Fills s->file_* when it reached a file
  * (or the cwd). Returns the D_* bits, 0 when there is nothing to record.
@@ -792,11 +820,7 @@ __noinline __u32 tr_decode(__u32 nr, __s64 ret)
 
 	switch (special) {
 	case TR_SYS_IO_URING:
-		if (ret >= 0) {
-			tr_header(TR_EV_IO_URING, 0, nr, 0);
-			send(s);
-		}
-		return 0;
+		return ret >= 0 ? D_IO_URING : 0;
 	case TR_SYS_MMAP:
 		fd = (int)s->args[4];
 		if ((ret < 0 && ret > -4096) || (s->args[3] & MAP_ANONYMOUS) || fd < 0)
@@ -929,7 +953,8 @@ __noinline int tr_seen(__u32 what, __u32 kind, __s32 err, __u32 lf, __u32 have_b
 }
 
 /* Records one access: the file reached (s->file_*, when D_KIND(d)) and/or
- * one name argument, deduplicated as one. */
+ * one name argument, deduplicated as one. Returns OP_ACCESS when it is new
+ * and must be sent, 0 otherwise. */
 __noinline int tr_access(__u32 nr, __s64 ret, __u32 d)
 {
 	struct scratch *s = get_scratch();
@@ -963,14 +988,40 @@ __noinline int tr_access(__u32 nr, __s64 ret, __u32 d)
 	    tr_seen(fkind | (names << 8) | (D_AUX(d) << 16), kind, err, lf, have_base))
 		return 0;
 
+	s->op_nr = nr | ((__u32)kind << 16);
+	s->op_ret = err;
+	s->op_d = d;
+	s->op_lf = lf;
+	s->op_how = (names ? 1 : 0) | (have_base ? 2 : 0) | (dedup_it ? 4 : 0);
+	return OP_ACCESS;
+}
+
+/* Sends what tr_access() found new (OP_ACCESS): the file, when D_KIND,
+ * and the name, when op_how & 1 (op_how & 2: it has a base). When sending
+ * fails, the key recorded as seen (op_how & 4) is forgotten again. */
+__noinline int tr_send(void)
+{
+	struct scratch *s = get_scratch();
+	__u32 nr, kind, d, fkind, lf, how;
+	__s32 err;
 	int failed = 0;
+
+	if (!s)
+		return 0;
+	nr = s->op_nr & 0xffff;
+	kind = (s->op_nr >> 16) & 0xff;
+	d = s->op_d;
+	fkind = D_KIND(d);
+	lf = s->op_lf;
+	how = s->op_how;
+	err = (__s32)s->op_ret;
 	if (fkind)
 		failed |= tr_emit_file(fkind, nr, D_AUX(d));
-	if (names)
+	if (how & 1)
 		failed |= tr_emit_lookup((TR_EV_LOOKUP << 8) | kind |
 					     (fkind == TR_K_OPEN ? LOOKUP_OPEN_MODE : 0),
-					 nr, err, lf, have_base);
-	if (failed && dedup_it)
+					 nr, err, lf, (how >> 1) & 1);
+	if (failed && (how & 4))
 		forget(s);
 	return 0;
 }
@@ -995,8 +1046,8 @@ __noinline int tr_compat(__u32 nr)
 	return 0;
 }
 
-/* The part of sys_exit that runs for every syscall of the traced tree.
- * `current` is the task's address and `regs` the tracepoint's pt_regs
+/* The part of sys_exit that runs for every syscall of the traced tree;
+ * returns what on_emit is to send (OP_*), 0 for nothing. `current` is the task's address and `regs` the tracepoint's pt_regs
  * (both 0 without HAVE_CAST, which fetches them with helpers instead: the
  * bpf_task_pt_regs() call alone was about 6% of the program's time).
  *
@@ -1020,8 +1071,10 @@ static __always_inline int sys_exit(__u64 current, __u64 regs, __s64 ret)
 		struct pt_regs *r = CAST(pt_regs, regs);
 
 		nr = (__u32)r->orig_ax;
-		if (CAST(task_struct, current)->thread_info.status & TS_COMPAT)
-			return tr_compat(nr);
+		if (CAST(task_struct, current)->thread_info.status & TS_COMPAT) {
+			s->op_nr = nr;
+			return OP_COMPAT;
+		}
 		if (nr >= TR_NR_SYSCALLS)
 			return 0;
 		if (!syscall_table[nr].kind && !syscall_table[nr].special)
@@ -1039,8 +1092,10 @@ static __always_inline int sys_exit(__u64 current, __u64 regs, __s64 ret)
 		if (!r)
 			return 0;
 		nr = (__u32)r->orig_ax;
-		if (task->thread_info.status & TS_COMPAT)
-			return tr_compat(nr);
+		if (task->thread_info.status & TS_COMPAT) {
+			s->op_nr = nr;
+			return OP_COMPAT;
+		}
 		if (nr >= TR_NR_SYSCALLS)
 			return 0;
 		if (!syscall_table[nr].kind && !syscall_table[nr].special)
@@ -1054,10 +1109,25 @@ static __always_inline int sys_exit(__u64 current, __u64 regs, __s64 ret)
 	}
 	tr_load_task(current);
 	d = tr_decode(nr, ret);
-	if (d & D_PLAIN)
-		return tr_plain(nr, ret, d);
+	if (d & (D_PLAIN | D_IO_URING)) {
+		s->op_nr = nr;
+		s->op_ret = ret;
+		s->op_d = d;
+		return (d & D_PLAIN) ? OP_PLAIN : OP_IO_URING;
+	}
 	if (d)
 		return tr_access(nr, ret, d);
+	return 0;
+}
+
+/* Hands the event in s->op to on_emit. The tail call only fails if
+ * on_emit is not in its slot, which trace-root fills before it attaches
+ * anything; should it ever fail, the loss is counted. */
+static __always_inline int emit(void *ctx, struct scratch *s, __u32 op)
+{
+	s->op = op;
+	bpf_tail_call(ctx, &emitters, 0);
+	count(TR_C_EMIT_FAILED);
 	return 0;
 }
 
@@ -1069,16 +1139,22 @@ static __always_inline int sys_exit(__u64 current, __u64 regs, __s64 ret)
 SEC("raw_tp/sys_exit")
 int on_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
+	struct scratch *s;
+	int op;
+
 	if (HAVE_CAST) {
 		__u64 current = bpf_get_current_task();
 
 		if (!is_traced(CAST(task_struct, current)->tgid))
 			return 0;
-		return sys_exit(current, ctx->args[0], (__s64)ctx->args[1]);
+		op = sys_exit(current, ctx->args[0], (__s64)ctx->args[1]);
+	} else {
+		if (!is_traced(bpf_get_current_pid_tgid() >> 32))
+			return 0;
+		op = sys_exit(0, 0, (__s64)ctx->args[1]);
 	}
-	if (!is_traced(bpf_get_current_pid_tgid() >> 32))
-		return 0;
-	return sys_exit(0, 0, (__s64)ctx->args[1]);
+	s = op ? get_scratch() : NULL;
+	return s ? emit(ctx, s, op) : 0;
 }
 
 /* Parses "/dev/fd/N" or "/dev/fd/N/rest" (how the kernel names an
@@ -1189,10 +1265,31 @@ __noinline int tr_exec_names(__u64 filename, __u64 interp)
 	return 0;
 }
 
+/* sched_process_exec (OP_EXEC): the file the kernel really runs, then the
+ * names it was asked for. */
+__noinline int tr_exec(__u64 bprm_addr, __u32 old_pid)
+{
+	struct linux_binprm *bprm = (struct linux_binprm *)bprm_addr;
+	struct scratch *s = get_scratch();
+
+	if (!s)
+		return 0;
+	tr_load_task_exec();
+	struct file *f = BPF_CORE_READ(bprm, file);
+	struct path fpath = BPF_CORE_READ(f, f_path);
+	tr_header(TR_EV_EXEC, TR_K_EXEC_FILE, 0, 0);
+	s->ev.mode = BPF_CORE_READ(f, f_inode, i_mode);
+	s->ev.aux = old_pid;
+	tr_put_path0((__u64)fpath.mnt, (__u64)fpath.dentry);
+	send(s);
+
+	tr_exec_names((__u64)BPF_CORE_READ(bprm, filename), (__u64)BPF_CORE_READ(bprm, interp));
+	return 0;
+}
+
 SEC("raw_tp/sched_process_exec")
 int on_exec(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct linux_binprm *bprm = (struct linux_binprm *)ctx->args[2];
 	struct scratch *s;
 
 	if (!is_traced(bpf_get_current_pid_tgid() >> 32))
@@ -1200,19 +1297,9 @@ int on_exec(struct bpf_raw_tracepoint_args *ctx)
 	s = get_scratch();
 	if (!s)
 		return 0;
-	tr_load_task_exec();
-
-	/* The file the kernel really runs. */
-	struct file *f = BPF_CORE_READ(bprm, file);
-	struct path fpath = BPF_CORE_READ(f, f_path);
-	tr_header(TR_EV_EXEC, TR_K_EXEC_FILE, 0, 0);
-	s->ev.mode = BPF_CORE_READ(f, f_inode, i_mode);
-	s->ev.aux = (__u32)ctx->args[1];
-	tr_put_path0((__u64)fpath.mnt, (__u64)fpath.dentry);
-	send(s);
-
-	tr_exec_names((__u64)BPF_CORE_READ(bprm, filename), (__u64)BPF_CORE_READ(bprm, interp));
-	return 0;
+	s->op_ptr = ctx->args[2];         /* bprm */
+	s->op_nr = (__u32)ctx->args[1];   /* old pid */
+	return emit(ctx, s, OP_EXEC);
 }
 
 SEC("raw_tp/sched_process_fork")
@@ -1270,5 +1357,32 @@ int on_exit(struct bpf_raw_tracepoint_args *ctx)
 	s->ev.tgid = tgid;
 	s->ev.aux = BPF_CORE_READ(task, exit_code);
 	send(s);
+	return 0;
+}
+
+/* Sends the event on_sys_exit or on_exec decided on (see OP_ACCESS). Not
+ * attached to anything: reached by tail call, in the same task, on the
+ * same CPU, so the scratch area still holds everything they found. */
+SEC("raw_tp")
+int on_emit(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct scratch *s = get_scratch();
+
+	if (!s)
+		return 0;
+	switch (s->op) {
+	case OP_ACCESS:
+		return tr_send();
+	case OP_PLAIN:
+		return tr_plain(s->op_nr, s->op_ret, s->op_d);
+	case OP_COMPAT:
+		return tr_compat(s->op_nr);
+	case OP_IO_URING:
+		tr_header(TR_EV_IO_URING, 0, s->op_nr, 0);
+		send(s);
+		return 0;
+	case OP_EXEC:
+		return tr_exec(s->op_ptr, s->op_nr);
+	}
 	return 0;
 }

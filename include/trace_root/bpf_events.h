@@ -95,6 +95,7 @@ enum tr_counter {
 	TR_C_DEDUP_FAILED,       /* always 0 now (the dedup table never refuses); kept for the report schema */
 	TR_C_EVENTS,             /* events sent */
 	TR_C_DEDUP_HITS,         /* repeats suppressed in the kernel */
+	TR_C_EMIT_FAILED,        /* the tail call to the sender failed: an event is lost */
 	TR_C_MAX,
 };
 

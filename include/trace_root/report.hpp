@@ -70,9 +70,10 @@ struct LossCounters {
     uint64_t path_truncated = 0;      // a path was too long or too deep to be whole
     uint64_t name_unreadable = 0;     // a successful call whose path string could not be read
     uint64_t dedup_insert_failed = 0; // (informational) dedup map insert failed; event still sent
+    uint64_t emit_failed = 0;         // the kernel side could not hand an event to its sender
     uint64_t total() const
     {
-        return ringbuf_full + process_map_full + path_truncated + name_unreadable;
+        return ringbuf_full + process_map_full + path_truncated + name_unreadable + emit_failed;
     }
 };
 

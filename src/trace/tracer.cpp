@@ -203,6 +203,7 @@ Result<LossCounters> read_counters(trace_bpf* skel, uint64_t& dedup_hits)
     c.path_truncated = sums[TR_C_PATH_TRUNCATED];
     c.name_unreadable = sums[TR_C_NAME_UNREADABLE];
     c.dedup_insert_failed = sums[TR_C_DEDUP_FAILED];
+    c.emit_failed = sums[TR_C_EMIT_FAILED];
     dedup_hits = sums[TR_C_DEDUP_HITS];
     return c;
 }
@@ -225,12 +226,16 @@ int prepare_program(bpf_program* prog, bpf_prog_load_opts*, long)
 }
 
 // Attaches a SEC("raw_tp/NAME") program to raw tracepoint NAME, as
-// libbpf's own handler for that section does.
+// libbpf's own handler for that section does; a plain SEC("raw_tp") one is
+// reached by tail call and attached to nothing.
 int attach_program(const bpf_program* prog, long, bpf_link** link)
 {
-    const char* sec = bpf_program__section_name(prog);
-    const char* slash = std::strchr(sec, '/');
-    *link = bpf_program__attach_raw_tracepoint(prog, slash ? slash + 1 : sec);
+    const char* slash = std::strchr(bpf_program__section_name(prog), '/');
+    if (!slash) {
+        *link = nullptr;
+        return 0;
+    }
+    *link = bpf_program__attach_raw_tracepoint(prog, slash + 1);
     return *link ? 0 : -errno;
 }
 
@@ -251,18 +256,23 @@ Result<void> register_section_handler()
 }
 
 // The programs, as two BPF objects opened from the same ELF, so that the
-// kernel verifies them on two CPUs at once: `main` holds on_sys_exit, whose
-// verification is most of the start-up, and `side` the sched_process_*
-// programs. The objects share every map (created here, before either is
-// loaded); each has its own read-only data, set alike. With the full
-// kernel BTF each object would parse it (about 20 ms apiece), so then
-// `main` holds every program and there is no `side`.
+// kernel verifies them on two CPUs at once. Verification is most of the
+// start-up, and the halves are about even: `side` holds on_emit, which
+// builds and sends the events, and on_exec; `main` holds on_sys_exit and
+// the fork and exit programs. The objects share every map (created here,
+// before either is loaded); each has its own read-only data, set alike.
+// With the full kernel BTF each object would parse it (about 20 ms
+// apiece), so then `main` holds every program and there is no `side`.
 struct Programs {
     std::unique_ptr<trace_bpf, SkelDeleter> main, side;
     std::unique_ptr<ring_buffer, RingDeleter> ring;  // the consumer's side of `events`
 };
 
-constexpr const char* kMainProgram = "on_sys_exit";
+bool in_side_object(const bpf_program* prog)
+{
+    const char* name = bpf_program__name(prog);
+    return std::strcmp(name, "on_emit") == 0 || std::strcmp(name, "on_exec") == 0;
+}
 
 // Fills the programs' read-only data: the syscall decoding table, the
 // dedup hash's seed and the BTF ids for CAST().
@@ -444,8 +454,7 @@ Result<Programs> load_tracer(const TraceOptions& options, Collector& collector)
         for (trace_bpf* skel : objects) {
             bpf_program* prog;
             bpf_object__for_each_program(prog, skel->obj) {
-                const bool is_main = std::strcmp(bpf_program__name(prog), kMainProgram) == 0;
-                bpf_program__set_autoload(prog, is_main == (skel == p.main.get()));
+                bpf_program__set_autoload(prog, in_side_object(prog) == (skel == p.side.get()));
             }
         }
         if (auto r = create_shared_maps(p.main.get(), p.side.get(), events_fd); !r)
@@ -454,7 +463,8 @@ Result<Programs> load_tracer(const TraceOptions& options, Collector& collector)
         return tl::unexpected(r.error());
     }
     // The consumer maps the ring buffer's pages (most of a millisecond for
-    // 4 MiB): on the side thread, once its own programs are in.
+    // 4 MiB): on the main thread, once its programs are in, while the side
+    // object's still load.
     auto open_ring = [&] {
         p.ring.reset(ring_buffer__new(events_fd, handle_record, &collector, nullptr));
         return p.ring ? 0 : -errno;
@@ -482,16 +492,12 @@ Result<Programs> load_tracer(const TraceOptions& options, Collector& collector)
     int side_err = 0, ring_err = 0;
     std::thread side_loader;
     if (split)
-        side_loader = std::thread([&] {
-            side_err = trace_bpf__load(p.side.get());
-            if (side_err == 0)
-                ring_err = open_ring();
-        });
+        side_loader = std::thread([&] { side_err = trace_bpf__load(p.side.get()); });
     const int main_err = trace_bpf__load(p.main.get());
+    if (main_err == 0)
+        ring_err = open_ring();
     if (side_loader.joinable())
         side_loader.join();
-    else if (main_err == 0)
-        ring_err = open_ring();
     if (main_err != 0 || side_err != 0) {
         if (verbose)
             for (size_t i = 0; i < loaded.size(); ++i)
@@ -508,6 +514,16 @@ Result<Programs> load_tracer(const TraceOptions& options, Collector& collector)
         for (size_t i = 0; i < loaded.size(); ++i)
             std::cerr << "trace-root: verifier: " << bpf_program__name(loaded[i]) << ": "
                       << stats_log[i];
+
+    // on_emit, which sends every event, into the slot the other programs
+    // tail-call (see emit() in trace.bpf.c), before anything runs.
+    {
+        const uint32_t slot = 0;
+        const int emit_fd = bpf_program__fd(split ? p.side->progs.on_emit : p.main->progs.on_emit);
+        if (bpf_map_update_elem(bpf_map__fd(p.main->maps.emitters), &slot, &emit_fd, BPF_ANY) != 0)
+            return fail(std::string("cannot install the BPF sender program: ") +
+                        std::strerror(errno));
+    }
 
     const auto t_loaded = std::chrono::steady_clock::now();
     // Step 4: attach.
@@ -710,7 +726,9 @@ Result<TraceResult> run_trace(const TraceOptions& options)
                            std::to_string(report.loss.ringbuf_full) +
                            ", process table full: " + std::to_string(report.loss.process_map_full) +
                            ", paths too long or deep: " + std::to_string(report.loss.path_truncated) +
-                           ", unreadable names: " + std::to_string(report.loss.name_unreadable) + ")";
+                           ", unreadable names: " + std::to_string(report.loss.name_unreadable) +
+                           ", not handed to the sender: " + std::to_string(report.loss.emit_failed) +
+                           ")";
         report.incomplete_reasons.push_back(what);
         result.problems.push_back(what);
     }

@@ -208,6 +208,7 @@ std::string report_to_json(const Report& r)
                  {"path_truncated", r.loss.path_truncated},
                  {"name_unreadable", r.loss.name_unreadable},
                  {"dedup_insert_failed", r.loss.dedup_insert_failed},
+                 {"emit_failed", r.loss.emit_failed},
                  {"total", r.loss.total()}};
     j["warnings"] = r.warnings;
     std::string out = j.dump(2);
@@ -262,6 +263,7 @@ Result<Report> report_from_json(const std::string& text, const std::string& orig
         rd.get(*it, "path_truncated", r.loss.path_truncated, false);
         rd.get(*it, "name_unreadable", r.loss.name_unreadable, false);
         rd.get(*it, "dedup_insert_failed", r.loss.dedup_insert_failed, false);
+        rd.get(*it, "emit_failed", r.loss.emit_failed, false);
     }
     auto pit = j.find("paths");
     if (rd.error.empty() && (pit == j.end() || !pit->is_array()))

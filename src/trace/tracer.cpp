@@ -26,6 +26,7 @@
 #include <iostream>
 #include <future>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -297,74 +298,6 @@ Error map_error(const char* name, int e)
                  1};
 }
 
-// Hands the map `fd` to `map` and, when there is one, to its twin of the
-// same name in `also`: libbpf then uses it instead of creating its own.
-Result<void> share_map(bpf_map* map, trace_bpf* also, int fd)
-{
-    bpf_map* twin = also ? bpf_object__find_map_by_name(also->obj, bpf_map__name(map)) : nullptr;
-    if (bpf_map__reuse_fd(map, fd) != 0 || (also && (!twin || bpf_map__reuse_fd(twin, fd) != 0)))
-        return fail(std::string("cannot share the BPF map ") + bpf_map__name(map) + ": " +
-                    std::strerror(errno));
-    return {};
-}
-
-// Creates each map of `from` that is not its own data section, and shares
-// it with `also`; `events` is the ring buffer, made already.
-Result<void> create_shared_maps(trace_bpf* from, trace_bpf* also, int events)
-{
-    bpf_map* map;
-    bpf_object__for_each_map(map, from->obj) {
-        if (bpf_map__is_internal(map))
-            continue;
-        if (map == from->maps.events) {
-            if (auto r = share_map(map, also, events); !r)
-                return r;
-            continue;
-        }
-        LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = bpf_map__map_flags(map));
-        Fd fd(bpf_map_create(bpf_map__type(map), bpf_map__name(map), bpf_map__key_size(map),
-                             bpf_map__value_size(map), bpf_map__max_entries(map), &opts));
-        if (fd.fd < 0)
-            return tl::unexpected(map_error(bpf_map__name(map), errno));
-        if (auto r = share_map(map, also, fd.fd); !r)
-            return r;
-    }
-    return {};
-}
-
-// The ring buffer map, made on a thread of its own while the objects
-// open: it is the slowest map to make (the kernel zeroes and maps each of
-// its pages, about a millisecond for 4 MiB here). get() waits for it; the
-// destructor waits too, and closes a map nobody took.
-class RingMapMaker {
-public:
-    explicit RingMapMaker(uint32_t bytes)
-        : result_(std::async(std::launch::async, [bytes] {
-              const int fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "events", 0, 0, bytes, nullptr);
-              return fd < 0 ? -errno : fd;
-          }))
-    {
-    }
-    RingMapMaker(const RingMapMaker&) = delete;
-    RingMapMaker& operator=(const RingMapMaker&) = delete;
-    ~RingMapMaker()
-    {
-        if (result_.valid())
-            fd_.reset(result_.get());
-    }
-    // The map's fd, owned by this object, or -errno.
-    int get()
-    {
-        if (result_.valid())
-            fd_.reset(result_.get());
-        return fd_.fd;
-    }
-
-private:
-    std::future<int> result_;
-    Fd fd_;
-};
-
 Error load_error(int err)
 {
     const int e = -err;
@@ -379,6 +312,187 @@ Error load_error(int err)
                  1};
 }
 
+// Makes each map of `skel` but its data sections, and hands it to libbpf,
+// which then uses it instead of making its own; `events`, the ring buffer,
+// is made already.
+Result<void> create_maps(trace_bpf* skel, int events)
+{
+    bpf_map* map;
+    bpf_object__for_each_map(map, skel->obj) {
+        if (bpf_map__is_internal(map))
+            continue;
+        Fd made;
+        if (map != skel->maps.events) {
+            LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = bpf_map__map_flags(map));
+            made.reset(bpf_map_create(bpf_map__type(map), bpf_map__name(map),
+                                      bpf_map__key_size(map), bpf_map__value_size(map),
+                                      bpf_map__max_entries(map), &opts));
+            if (made.fd < 0)
+                return tl::unexpected(map_error(bpf_map__name(map), errno));
+        }
+        if (bpf_map__reuse_fd(map, map == skel->maps.events ? events : made.fd) != 0)
+            return fail(std::string("cannot use the BPF map ") + bpf_map__name(map) + ": " +
+                        std::strerror(errno));
+    }
+    return {};
+}
+
+// Hands the maps of `from` (see create_maps) to `to`.
+Result<void> adopt_maps(trace_bpf* to, trace_bpf* from)
+{
+    bpf_map* map;
+    bpf_object__for_each_map(map, to->obj) {
+        if (bpf_map__is_internal(map))
+            continue;
+        const bpf_map* twin = bpf_object__find_map_by_name(from->obj, bpf_map__name(map));
+        if (!twin || bpf_map__reuse_fd(map, bpf_map__fd(twin)) != 0)
+            return fail(std::string("cannot share the BPF map ") + bpf_map__name(map) + ": " +
+                        std::strerror(errno));
+    }
+    return {};
+}
+
+constexpr size_t kMaxLogs = 8;
+char g_stats_log[kMaxLogs][16384];  // -v: the verifier's statistics per program
+
+// Asks for the verifier's statistics of each program `skel` loads, into
+// g_stats_log from slot `first` on; returns the programs, in slot order.
+std::vector<bpf_program*> want_stats(trace_bpf* skel, size_t first, bool verbose)
+{
+    std::vector<bpf_program*> loaded;
+    bpf_program* prog;
+    bpf_object__for_each_program(prog, skel->obj) {
+        if (!bpf_program__autoload(prog) || first + loaded.size() >= kMaxLogs)
+            continue;
+        if (verbose) {
+            bpf_program__set_log_level(prog, 4);
+            bpf_program__set_log_buf(prog, g_stats_log[first + loaded.size()],
+                                     sizeof g_stats_log[0]);
+        }
+        loaded.push_back(prog);
+    }
+    return loaded;
+}
+
+// The second thread of start-up (see Programs). It first makes the ring
+// buffer map, the slowest map to make (the kernel zeroes and maps each of
+// its pages, about a millisecond for 4 MiB here), while the main thread
+// opens its object. With a side object, it then opens and configures that,
+// waits until the main thread has made the maps they share (go()), and
+// loads it. The destructor lets it finish and joins it, however start-up
+// ends.
+class SideThread {
+public:
+    struct Plan {
+        uint32_t ring_bytes;
+        const bpf_object_open_opts* open_opts;  // nullptr: no side object
+        bool use_cast;
+        uint64_t seed[2];
+        bool verbose;
+    };
+
+    explicit SideThread(const Plan& plan) : plan_(plan), thread_([this] { run(); }) {}
+    SideThread(const SideThread&) = delete;
+    SideThread& operator=(const SideThread&) = delete;
+    ~SideThread()
+    {
+        go(nullptr);
+        join();
+        ring_fd();  // closes a map nobody took
+    }
+
+    // The ring buffer map's fd (kept open here until the end), or -errno.
+    int ring_fd()
+    {
+        if (ring_result_.valid())
+            ring_.reset(ring_result_.get());
+        return ring_.fd;
+    }
+
+    // Lets the side object load with the maps of `main`; nullptr: do not.
+    void go(trace_bpf* main)
+    {
+        if (!went_) {
+            went_ = true;
+            go_.set_value(main);
+        }
+    }
+
+    // Waits for the thread. Returns the side object, loaded, and the
+    // programs it loaded (their statistics from slot kSideLogs), or why
+    // not: `load_err` is libbpf's error when it was the load that failed.
+    Result<std::unique_ptr<trace_bpf, SkelDeleter>> finish(std::vector<bpf_program*>& loaded,
+                                                          int& load_err)
+    {
+        go(nullptr);
+        join();
+        loaded = loaded_;
+        load_err = load_err_;
+        if (error_)
+            return tl::unexpected(*error_);
+        return std::move(side_);
+    }
+
+    static constexpr size_t kSideLogs = 4;
+
+private:
+    void join()
+    {
+        if (thread_.joinable())
+            thread_.join();
+    }
+
+    void run()
+    {
+        const int fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "events", 0, 0, plan_.ring_bytes,
+                                      nullptr);
+        ring_promise_.set_value(fd < 0 ? -errno : fd);
+        if (!plan_.open_opts)
+            return;
+        side_.reset(trace_bpf__open_opts(plan_.open_opts));
+        if (!side_) {
+            error_ = Error{std::string("cannot open the BPF object: ") + std::strerror(errno),
+                           {}, 1};
+            return;
+        }
+        if (auto r = configure(side_.get(), plan_.use_cast, plan_.seed); !r) {
+            error_ = r.error();
+            return;
+        }
+        bpf_program* prog;
+        bpf_object__for_each_program(prog, side_->obj) {
+            bpf_program__set_autoload(prog, in_side_object(prog));
+        }
+        loaded_ = want_stats(side_.get(), kSideLogs, plan_.verbose);
+        trace_bpf* main = go_result_.get();
+        if (!main) {
+            error_ = Error{"start-up was cut short", {}, 1};
+            return;
+        }
+        if (auto r = adopt_maps(side_.get(), main); !r) {
+            error_ = r.error();
+            return;
+        }
+        load_err_ = trace_bpf__load(side_.get());
+        if (load_err_ != 0)
+            error_ = load_error(load_err_);
+    }
+
+    Plan plan_;
+    std::promise<int> ring_promise_;
+    std::future<int> ring_result_ = ring_promise_.get_future();
+    Fd ring_;
+    std::promise<trace_bpf*> go_;
+    std::future<trace_bpf*> go_result_ = go_.get_future();
+    bool went_ = false;
+    std::unique_ptr<trace_bpf, SkelDeleter> side_;
+    std::vector<bpf_program*> loaded_;
+    std::optional<Error> error_;
+    int load_err_ = 0;
+    std::thread thread_;  // last: it starts once everything above exists
+};
+
+
 // Loads and attaches everything; returns the programs ready to trace, and
 // the ring buffer's consumer, which hands each record to `collector`.
 Result<Programs> load_tracer(const TraceOptions& options, Collector& collector)
@@ -389,11 +503,6 @@ Result<Programs> load_tracer(const TraceOptions& options, Collector& collector)
                     "trace-root needs a kernel built with CONFIG_DEBUG_INFO_BTF=y "
                     "(every major distribution's kernel since 2020 has it)");
     const bool verbose = options.verbosity == Verbosity::Verbose;
-    // The ring buffer's size must be a power of two pages.
-    uint32_t ring_mb = 1;
-    while (ring_mb < options.ringbuf_mb && ring_mb < 2048)
-        ring_mb <<= 1;
-    RingMapMaker ring_map(ring_mb << 20);
 
     // Step 1: open.
     const auto t_open = std::chrono::steady_clock::now();
@@ -427,93 +536,79 @@ Result<Programs> load_tracer(const TraceOptions& options, Collector& collector)
                   << (split ? "on two CPUs at once" : "one after the other") << "\n";
     if (auto r = register_section_handler(); !r)
         return tl::unexpected(r.error());
+    g_cast_kfunc_id = use_cast ? kEmbeddedBtf.rdonly_cast_id : 0;
     LIBBPF_OPTS(bpf_object_open_opts, open_opts,
                 .btf_custom_path = btf_path.empty() ? nullptr : btf_path.c_str());
+    SideThread::Plan plan{};
+    // The ring buffer's size must be a power of two pages.
+    plan.ring_bytes = 1u << 20;
+    while (plan.ring_bytes < (uint64_t{options.ringbuf_mb} << 20) && plan.ring_bytes < (1u << 30))
+        plan.ring_bytes <<= 1;
+    plan.open_opts = split ? &open_opts : nullptr;
+    plan.use_cast = use_cast;
+    plan.verbose = verbose;
+    if (getrandom(plan.seed, sizeof plan.seed, 0) != sizeof plan.seed)
+        return fail(std::string("cannot seed the dedup hash: ") + std::strerror(errno));
+    SideThread side(plan);
+
     Programs p;
     p.main.reset(trace_bpf__open_opts(&open_opts));
-    if (split)
-        p.side.reset(trace_bpf__open_opts(&open_opts));
-    if (!p.main || (split && !p.side))
+    if (!p.main)
         return fail(std::string("cannot open the BPF object: ") + std::strerror(errno));
 
-    // Step 2: configure.
-    uint64_t seed[2];
-    if (getrandom(seed, sizeof seed, 0) != sizeof seed)
-        return fail(std::string("cannot seed the dedup hash: ") + std::strerror(errno));
-    g_cast_kfunc_id = use_cast ? kEmbeddedBtf.rdonly_cast_id : 0;
-    std::vector<trace_bpf*> objects{p.main.get()};
-    if (split)
-        objects.push_back(p.side.get());
-    for (trace_bpf* skel : objects)
-        if (auto r = configure(skel, use_cast, seed); !r)
-            return tl::unexpected(r.error());
-    const int events_fd = ring_map.get();
+    // Step 2: configure, and make the maps both objects share.
+    if (auto r = configure(p.main.get(), use_cast, plan.seed); !r)
+        return tl::unexpected(r.error());
+    if (split) {
+        bpf_program* prog;
+        bpf_object__for_each_program(prog, p.main->obj) {
+            bpf_program__set_autoload(prog, !in_side_object(prog));
+        }
+    }
+    const int events_fd = side.ring_fd();
     if (events_fd < 0)
         return tl::unexpected(map_error("events", -events_fd));
-    if (split) {
-        for (trace_bpf* skel : objects) {
-            bpf_program* prog;
-            bpf_object__for_each_program(prog, skel->obj) {
-                bpf_program__set_autoload(prog, in_side_object(prog) == (skel == p.side.get()));
-            }
-        }
-        if (auto r = create_shared_maps(p.main.get(), p.side.get(), events_fd); !r)
-            return tl::unexpected(r.error());
-    } else if (auto r = share_map(p.main->maps.events, nullptr, events_fd); !r) {
+    if (auto r = create_maps(p.main.get(), events_fd); !r)
         return tl::unexpected(r.error());
-    }
-    // The consumer maps the ring buffer's pages (most of a millisecond for
-    // 4 MiB): on the main thread, once its programs are in, while the side
-    // object's still load.
-    auto open_ring = [&] {
-        p.ring.reset(ring_buffer__new(events_fd, handle_record, &collector, nullptr));
-        return p.ring ? 0 : -errno;
-    };
+    const std::vector<bpf_program*> main_loaded = want_stats(p.main.get(), 0, verbose);
 
-    // With -v the verifier's statistics (instructions processed, time) are
-    // printed for each program.
-    static char stats_log[8][16384];
-    std::vector<bpf_program*> loaded;
-    for (trace_bpf* skel : objects) {
-        bpf_program* prog;
-        bpf_object__for_each_program(prog, skel->obj) {
-            if (!bpf_program__autoload(prog) || loaded.size() >= 8)
-                continue;
-            if (verbose) {
-                bpf_program__set_log_level(prog, 4);
-                bpf_program__set_log_buf(prog, stats_log[loaded.size()], sizeof stats_log[0]);
-            }
-            loaded.push_back(prog);
-        }
-    }
-
-    // Step 3: load (the verifier runs here), the side object on a thread.
+    // Step 3: load (the verifier runs here), the side object on its thread.
     const auto t_load = std::chrono::steady_clock::now();
-    int side_err = 0, ring_err = 0;
-    std::thread side_loader;
-    if (split)
-        side_loader = std::thread([&] { side_err = trace_bpf__load(p.side.get()); });
+    side.go(p.main.get());
     const int main_err = trace_bpf__load(p.main.get());
+    // The consumer maps the ring buffer's pages (most of a millisecond for
+    // 4 MiB) while the side object's programs still load.
     if (main_err == 0)
-        ring_err = open_ring();
-    if (side_loader.joinable())
-        side_loader.join();
+        p.ring.reset(ring_buffer__new(bpf_map__fd(p.main->maps.events), handle_record,
+                                      &collector, nullptr));
+    const int ring_err = p.ring ? 0 : errno;
+    std::vector<bpf_program*> side_loaded;
+    int side_err = 0;
+    auto side_object = side.finish(side_loaded, side_err);
+    // Each program with its statistics slot (see want_stats).
+    std::vector<std::pair<bpf_program*, const char*>> logs;
+    for (size_t i = 0; i < main_loaded.size(); ++i)
+        logs.emplace_back(main_loaded[i], g_stats_log[i]);
+    for (size_t i = 0; i < side_loaded.size(); ++i)
+        logs.emplace_back(side_loaded[i], g_stats_log[SideThread::kSideLogs + i]);
     if (main_err != 0 || side_err != 0) {
         if (verbose)
-            for (size_t i = 0; i < loaded.size(); ++i)
-                if (stats_log[i][0])
-                    std::cerr << "trace-root: verifier log of " << bpf_program__name(loaded[i])
+            for (const auto& [prog, log] : logs)
+                if (log[0])
+                    std::cerr << "trace-root: verifier log of " << bpf_program__name(prog)
                               << ":\n"
-                              << stats_log[i] << "\n";
+                              << log << "\n";
         return tl::unexpected(load_error(main_err != 0 ? main_err : side_err));
     }
-    if (ring_err != 0)
-        return fail(std::string("cannot open the ring buffer: ") + std::strerror(-ring_err));
+    if (!side_object)
+        return tl::unexpected(side_object.error());
+    p.side = std::move(*side_object);
+    if (!p.ring)
+        return fail(std::string("cannot open the ring buffer: ") + std::strerror(ring_err));
 
     if (verbose)
-        for (size_t i = 0; i < loaded.size(); ++i)
-            std::cerr << "trace-root: verifier: " << bpf_program__name(loaded[i]) << ": "
-                      << stats_log[i];
+        for (const auto& [prog, log] : logs)
+            std::cerr << "trace-root: verifier: " << bpf_program__name(prog) << ": " << log;
 
     // on_emit, which sends every event, into the slot the other programs
     // tail-call (see emit() in trace.bpf.c), before anything runs.
@@ -527,7 +622,9 @@ Result<Programs> load_tracer(const TraceOptions& options, Collector& collector)
 
     const auto t_loaded = std::chrono::steady_clock::now();
     // Step 4: attach.
-    for (trace_bpf* skel : objects) {
+    for (trace_bpf* skel : {p.main.get(), p.side.get()}) {
+        if (!skel)
+            continue;
         if (int err = trace_bpf__attach(skel); err != 0) {
             const int e = -err;
             if (e == EPERM || e == EACCES)

@@ -1046,6 +1046,30 @@ __noinline int tr_compat(__u32 nr)
 	return 0;
 }
 
+/* Reads the syscall's number and arguments from its registers into *nr
+ * and s->args. Returns 0 to decode it, OP_COMPAT for a 32-bit one (whose
+ * number means something else), -1 when it is not a file syscall. */
+static __always_inline int take_syscall(struct scratch *s, struct pt_regs *r, int compat,
+					__u32 *nr)
+{
+	__u32 n = (__u32)r->orig_ax;
+
+	*nr = n;
+	if (compat) {
+		s->op_nr = n;
+		return OP_COMPAT;
+	}
+	if (n >= TR_NR_SYSCALLS || (!syscall_table[n].kind && !syscall_table[n].special))
+		return -1;
+	s->args[0] = r->di;
+	s->args[1] = r->si;
+	s->args[2] = r->dx;
+	s->args[3] = r->r10;
+	s->args[4] = r->r8;
+	s->args[5] = r->r9;
+	return 0;
+}
+
 /* The part of sys_exit that runs for every syscall of the traced tree;
  * returns what on_emit is to send (OP_*), 0 for nothing. `current` is the task's address and `regs` the tracepoint's pt_regs
  * (both 0 without HAVE_CAST, which fetches them with helpers instead: the
@@ -1061,52 +1085,26 @@ __noinline int tr_compat(__u32 nr)
 static __always_inline int sys_exit(__u64 current, __u64 regs, __s64 ret)
 {
 	struct scratch *s = get_scratch();
-	__u32 nr, d;
+	__u32 nr = 0, d;
+	int taken;
 
 	if (!s)
 		return 0;
 	if (HAVE_CAST) {
 		/* The tracepoint's own pt_regs and the task from on_sys_exit:
 		 * plain loads, no helper call. */
-		struct pt_regs *r = CAST(pt_regs, regs);
-
-		nr = (__u32)r->orig_ax;
-		if (CAST(task_struct, current)->thread_info.status & TS_COMPAT) {
-			s->op_nr = nr;
-			return OP_COMPAT;
-		}
-		if (nr >= TR_NR_SYSCALLS)
-			return 0;
-		if (!syscall_table[nr].kind && !syscall_table[nr].special)
-			return 0;
-		s->args[0] = r->di;
-		s->args[1] = r->si;
-		s->args[2] = r->dx;
-		s->args[3] = r->r10;
-		s->args[4] = r->r8;
-		s->args[5] = r->r9;
+		taken = take_syscall(s, CAST(pt_regs, regs),
+				     CAST(task_struct, current)->thread_info.status & TS_COMPAT, &nr);
 	} else {
 		struct task_struct *task = bpf_get_current_task_btf();
 		struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(task);
 
 		if (!r)
 			return 0;
-		nr = (__u32)r->orig_ax;
-		if (task->thread_info.status & TS_COMPAT) {
-			s->op_nr = nr;
-			return OP_COMPAT;
-		}
-		if (nr >= TR_NR_SYSCALLS)
-			return 0;
-		if (!syscall_table[nr].kind && !syscall_table[nr].special)
-			return 0;
-		s->args[0] = r->di;
-		s->args[1] = r->si;
-		s->args[2] = r->dx;
-		s->args[3] = r->r10;
-		s->args[4] = r->r8;
-		s->args[5] = r->r9;
+		taken = take_syscall(s, r, task->thread_info.status & TS_COMPAT, &nr);
 	}
+	if (taken != 0)
+		return taken > 0 ? taken : 0;
 	tr_load_task(current);
 	d = tr_decode(nr, ret);
 	if (d & (D_PLAIN | D_IO_URING)) {

@@ -9,6 +9,11 @@
  * their errno, and user strings are read after the kernel itself copied
  * them (so their pages are resident). x86-64 keeps the argument registers
  * intact in pt_regs across the syscall, so the arguments are read there.
+ * What it decides to send is built and sent by on_emit, a program of its
+ * own reached by tail call (see OP_ACCESS), which on_exec uses too.
+ *
+ * Kernel objects are read with plain loads through bpf_rdonly_cast where
+ * the tracer can use it, with probe reads elsewhere (see cast.bpf.h).
  *
  * Why raw_tp and not tp_btf: a tp_btf program makes libbpf parse the whole
  * of /sys/kernel/btf/vmlinux to find the attach point (about 20 ms, on

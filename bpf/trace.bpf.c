@@ -1076,8 +1076,9 @@ static __always_inline int take_syscall(struct scratch *s, struct pt_regs *r, in
 }
 
 /* The part of sys_exit that runs for every syscall of the traced tree;
- * returns what on_emit is to send (OP_*), 0 for nothing. `current` is the task's address and `regs` the tracepoint's pt_regs
- * (both 0 without HAVE_CAST, which fetches them with helpers instead: the
+ * returns what on_emit is to send (OP_*), 0 for nothing. `current` is the
+ * task's address and `regs` the tracepoint's pt_regs (both 0 without
+ * HAVE_CAST, which fetches them with helpers instead: the
  * bpf_task_pt_regs() call alone was about 6% of the program's time).
  *
  * What is inlined and what is a global function is a trade between the
@@ -1340,9 +1341,8 @@ int on_exit(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct task_struct *task = (struct task_struct *)ctx->args[0];
 	__u32 tgid = BPF_CORE_READ(task, tgid);
-	struct scratch *s;
-
 	__u64 bit = 1ULL << (tgid & 63);
+	struct scratch *s;
 	__u64 *w;
 
 	/* args[1] is group_dead: the last thread of the process is exiting. */

@@ -418,16 +418,14 @@ public:
         }
     }
 
-    // Waits for the thread. Returns the side object, loaded, and the
-    // programs it loaded (their statistics from slot kSideLogs), or why
-    // not: `load_err` is libbpf's error when it was the load that failed.
-    Result<std::unique_ptr<trace_bpf, SkelDeleter>> finish(std::vector<bpf_program*>& loaded,
-                                                          int& load_err)
+    // Waits for the thread. Returns the side object, loaded, or why not;
+    // `loaded` gets the programs it loads (their statistics from slot
+    // kSideLogs on), even when loading failed.
+    Result<std::unique_ptr<trace_bpf, SkelDeleter>> finish(std::vector<bpf_program*>& loaded)
     {
         go(nullptr);
         join();
         loaded = loaded_;
-        load_err = load_err_;
         if (error_)
             return tl::unexpected(*error_);
         return std::move(side_);
@@ -473,9 +471,8 @@ private:
             error_ = r.error();
             return;
         }
-        load_err_ = trace_bpf__load(side_.get());
-        if (load_err_ != 0)
-            error_ = load_error(load_err_);
+        if (const int err = trace_bpf__load(side_.get()); err != 0)
+            error_ = load_error(err);
     }
 
     Plan plan_;
@@ -488,7 +485,6 @@ private:
     std::unique_ptr<trace_bpf, SkelDeleter> side_;
     std::vector<bpf_program*> loaded_;
     std::optional<Error> error_;
-    int load_err_ = 0;
     std::thread thread_;  // last: it starts once everything above exists
 };
 
@@ -583,25 +579,22 @@ Result<Programs> load_tracer(const TraceOptions& options, Collector& collector)
                                       &collector, nullptr));
     const int ring_err = p.ring ? 0 : errno;
     std::vector<bpf_program*> side_loaded;
-    int side_err = 0;
-    auto side_object = side.finish(side_loaded, side_err);
+    auto side_object = side.finish(side_loaded);
     // Each program with its statistics slot (see want_stats).
     std::vector<std::pair<bpf_program*, const char*>> logs;
     for (size_t i = 0; i < main_loaded.size(); ++i)
         logs.emplace_back(main_loaded[i], g_stats_log[i]);
     for (size_t i = 0; i < side_loaded.size(); ++i)
         logs.emplace_back(side_loaded[i], g_stats_log[SideThread::kSideLogs + i]);
-    if (main_err != 0 || side_err != 0) {
+    if (main_err != 0 || !side_object) {
         if (verbose)
             for (const auto& [prog, log] : logs)
                 if (log[0])
                     std::cerr << "trace-root: verifier log of " << bpf_program__name(prog)
                               << ":\n"
                               << log << "\n";
-        return tl::unexpected(load_error(main_err != 0 ? main_err : side_err));
+        return tl::unexpected(main_err != 0 ? load_error(main_err) : side_object.error());
     }
-    if (!side_object)
-        return tl::unexpected(side_object.error());
     p.side = std::move(*side_object);
     if (!p.ring)
         return fail(std::string("cannot open the ring buffer: ") + std::strerror(ring_err));

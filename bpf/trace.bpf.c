@@ -82,7 +82,6 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Filled by userspace before load; read-only to the programs. */
 const volatile struct tr_syscall syscall_table[TR_NR_SYSCALLS] = {};
-const volatile __u64 hash_seed[2] = {};
 
 struct scratch {
 	struct tr_event ev;
@@ -119,10 +118,12 @@ struct scratch {
  * inlined by the verifier and costs a few nanoseconds, while the hash map
  * this replaced cost about 90 ns per syscall here (a helper call, jhash
  * and a bucket walk), paid by the whole machine. Sized for PID_MAX_LIMIT
- * (4M pids on 64-bit): 512 KiB, and it can never be full. */
+ * (4M pids on 64-bit): 512 KiB, and it can never be full. Mappable, so
+ * that a run reusing pinned programs clears it at once (pin_cache.cpp). */
 #define TRACED_WORDS (4194304 / 64)
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, TRACED_WORDS);
 	__type(key, __u32);
 	__type(value, __u64);
@@ -176,6 +177,16 @@ struct {
 	__type(value, struct scratch);
 } scratch_map SEC(".maps");
 
+/* This run's settings (struct tr_config), written by userspace before the
+ * workload starts. Not read-only data: programs kept pinned between runs
+ * serve every run, each with its own seed. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tr_config);
+} run_config SEC(".maps");
+
 /* on_emit, which sends events: reached by tail call (see emit()). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
@@ -226,8 +237,11 @@ static __always_inline void mix(struct scratch *s, __u64 w)
 
 static __always_inline void key_start(struct scratch *s, __u64 what)
 {
-	s->key[0] = hash_seed[0];
-	s->key[1] = hash_seed[1];
+	__u32 zero = 0;
+	const struct tr_config *c = bpf_map_lookup_elem(&run_config, &zero);
+
+	s->key[0] = c ? c->hash_seed[0] : 0;
+	s->key[1] = c ? c->hash_seed[1] : 0;
 	mix(s, what);
 	mix(s, rename_generation);
 	mix(s, s->root_dentry);

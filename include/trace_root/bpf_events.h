@@ -34,6 +34,11 @@ struct tr_btf_ids {
 	__u32 pt_regs;
 };
 
+/* A run's settings, the one element of the `run_config` map. */
+struct tr_config {
+	__u64 hash_seed[2]; /* the dedup hash's key, random on every run */
+};
+
 enum tr_event_type {
 	/* An access through a file the kernel opened: s0 = absolute path of
 	 * the file (from the fd table, or from task->fs for chdir). */

@@ -57,6 +57,7 @@ struct VerifyOptions {
     IncompletePolicy incomplete = IncompletePolicy::Fail;
     Verbosity verbosity = Verbosity::Normal;
     unsigned ringbuf_mb = 16;
+    bool pin = true;  // see TraceOptions::pin
 };
 
 struct VerifyResult {

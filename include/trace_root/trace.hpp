@@ -23,6 +23,10 @@ struct TraceOptions {
     Verbosity verbosity = Verbosity::Normal;
     IoUringPolicy io_uring = IoUringPolicy::Warn;
     unsigned ringbuf_mb = 4;
+    // Reuse the BPF programs an earlier run left pinned, and pin them for
+    // the next run (see src/trace/pin_cache.hpp). false: load them anew
+    // and leave nothing in the kernel.
+    bool pin = true;
     // Scope: only the subtree from the first exec of this program (empty:
     // everything), and processes whose executable is not in exclude_exe.
     std::string only_under;

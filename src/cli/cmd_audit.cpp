@@ -32,6 +32,7 @@ struct AuditArgs {
     std::vector<std::string> command;
     bool no_network = false;
     bool accept_incomplete = false;
+    bool no_pin = false;
     bool quiet = false;
     bool verbose = false;
 };
@@ -115,6 +116,7 @@ Result<Report> trace_in_image(const AuditArgs& a, const UnpackResult& image)
     t.verbosity = a.verbose ? Verbosity::Verbose : a.quiet ? Verbosity::Quiet : Verbosity::Normal;
     t.root = image.root;
     t.launcher = &launcher;
+    t.pin = !a.no_pin;
     // stdout is for the audit table: the workload's own output goes to
     // stderr, as it would to a container's log, not into the table.
     std::cout.flush();
@@ -239,6 +241,8 @@ void add_audit_commands(CLI::App& app, Outcome& outcome)
                   "Run the workload in a new network namespace with only loopback");
     sub->add_flag("--accept-incomplete", args->accept_incomplete,
                   "Audit even when the trace of the workload lost events");
+    sub->add_flag("--no-pin", args->no_pin,
+                  "Load the BPF programs anew, and keep none in /sys/fs/bpf/trace-root");
     sub->add_flag("-q,--quiet", args->quiet, "Less output on stderr");
     sub->add_flag("-v,--verbose", args->verbose, "Show libbpf's messages and more detail");
     auto* command = sub->add_option("command", args->command,

@@ -17,6 +17,7 @@ struct VerifyArgs {
     std::string report_file;
     bool no_network = false;
     bool accept_incomplete = false;
+    bool no_pin = false;
     bool quiet = false;
     bool verbose = false;
 };
@@ -26,6 +27,7 @@ Outcome run_verify(VerifyArgs& a)
     VerifyOptions& o = a.options;
     o.network = a.no_network ? NetworkPolicy::Isolated : NetworkPolicy::Host;
     o.incomplete = a.accept_incomplete ? IncompletePolicy::Accept : IncompletePolicy::Fail;
+    o.pin = !a.no_pin;
     o.verbosity = a.verbose ? Verbosity::Verbose : a.quiet ? Verbosity::Quiet : Verbosity::Normal;
 
     // Step 1: run it in the sandbox, traced.
@@ -74,6 +76,8 @@ void add_verify_commands(CLI::App& app, Outcome& outcome)
                   "Exit with the command's status even when the trace lost events");
     sub->add_option("--ringbuf-mb", o.ringbuf_mb, "Ring buffer size in MiB (power of two)")
         ->check(CLI::Range(1u, 1024u));
+    sub->add_flag("--no-pin", args->no_pin,
+                  "Load the BPF programs anew, and keep none in /sys/fs/bpf/trace-root");
     sub->add_flag("-q,--quiet", args->quiet, "Less output on stderr");
     sub->add_flag("-v,--verbose", args->verbose, "Show libbpf's messages and more detail");
     // After "--" everything is the command, options and all; without "--"

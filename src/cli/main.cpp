@@ -131,6 +131,7 @@ Outcome run_main_pipeline(MainOptions& opt)
         vo.incomplete = opt.trace.incomplete;
         vo.verbosity = opt.trace.verbosity;
         vo.ringbuf_mb = opt.trace.ringbuf_mb;
+        vo.pin = opt.trace.pin;
         auto verified = verify_root(vo);
         if (!verified)
             return tl::unexpected(verified.error());
@@ -210,6 +211,10 @@ int main(int argc, char** argv)
         ->allow_extra_args(false);
     app.add_option("--ringbuf-mb", opt.trace.ringbuf_mb, "Ring buffer size in MiB (power of two)")
         ->check(CLI::Range(1u, 1024u));
+    bool no_pin = false;
+    app.add_flag("--no-pin", no_pin,
+                 "Load the BPF programs anew instead of reusing those an earlier run kept in "
+                 "/sys/fs/bpf/trace-root, and keep none there");
     app.add_flag("-v,--verbose", opt.verbose, "Show libbpf's messages and more detail");
     app.add_flag("-q,--quiet", opt.quiet, "No summary on stderr");
     app.add_option("command", opt.trace.command, "The command to trace (after --)");
@@ -232,6 +237,7 @@ int main(int argc, char** argv)
     }
     if (fail_on_io_uring)
         opt.trace.io_uring = IoUringPolicy::Fail;
+    opt.trace.pin = !no_pin;
     if ((opt.verify || !opt.image_file.empty()) && opt.export_dir.empty()) {
         std::cerr << "trace-root: error: --verify and --image need --export DIR\n";
         return 2;

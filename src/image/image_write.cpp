@@ -26,11 +26,10 @@
 
 #include "layer_write.hpp"
 #include "sha256.hpp"
-#include "unique_fd.hpp"
+#include "trace_root/unique_fd.hpp"
 
 namespace trace_root {
 
-using image_detail::UniqueFd;
 using nlohmann::json;
 
 namespace {

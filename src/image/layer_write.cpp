@@ -34,7 +34,7 @@
 #include <utility>
 
 #include "sha256.hpp"
-#include "unique_fd.hpp"
+#include "trace_root/unique_fd.hpp"
 
 namespace trace_root::image_detail {
 namespace {

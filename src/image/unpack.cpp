@@ -52,12 +52,11 @@
 #include "trace_root/escape.hpp"
 #include "trace_root/image.hpp"
 #include "trace_root/image_read.hpp"
-#include "unique_fd.hpp"
+#include "trace_root/unique_fd.hpp"
 
 namespace trace_root {
 
 using image_detail::Sha256;
-using image_detail::UniqueFd;
 
 namespace {
 

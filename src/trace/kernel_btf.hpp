@@ -43,6 +43,11 @@ bool embedded_btf_matches(const EmbeddedBtf& embedded, const std::string& notes_
 // the full kernel BTF must be used, with the reason in `why`.
 int open_embedded_btf(std::string& why);
 
+// SHA-256 (64 hex digits) over trace.bpf.o, the small BTF, its ids and the
+// source of the syscall decoding table, taken at build time by
+// bpf/embed_btf.cmake: what decides the programs the kernel is given.
+extern const char kBpfObjectDigest[];
+
 // Rewrites each call of the placeholder helper TR_CAST_CALL in `insns`
 // (see tr_cast in bpf/trace.bpf.c): into a call of the kfunc with BTF id
 // `kfunc_id`, or, when `kfunc_id` is 0, into `r0 = r1`, which leaves a

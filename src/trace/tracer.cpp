@@ -14,11 +14,13 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdarg>
@@ -32,9 +34,11 @@
 
 #include "collector.hpp"
 #include "kernel_btf.hpp"
+#include "pin_cache.hpp"
 #include "syscall_table.hpp"
 #include "trace.skel.h"
 #include "trace_root/escape.hpp"
+#include "trace_root/unique_fd.hpp"
 
 namespace trace_root {
 
@@ -59,22 +63,6 @@ struct SkelDeleter {
 };
 struct RingDeleter {
     void operator()(ring_buffer* r) const { ring_buffer__free(r); }
-};
-
-// Closes a file descriptor when it goes out of scope.
-struct Fd {
-    int fd = -1;
-    Fd() = default;
-    explicit Fd(int f) : fd(f) {}
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    ~Fd() { reset(); }
-    void reset(int f = -1)
-    {
-        if (fd >= 0)
-            close(fd);
-        fd = f;
-    }
 };
 
 // Whether this process holds CAP_BPF (with CAP_PERFMON) or CAP_SYS_ADMIN in
@@ -178,20 +166,28 @@ int wait_status_to_exit(int status)
     return 1;
 }
 
+// Where the ring buffer's records go: to the collector, or nowhere while a
+// run that reuses pinned maps drops what an earlier run left unread.
+struct Sink {
+    Collector* collector;
+    bool discard = false;
+};
+
 int handle_record(void* ctx, void* data, size_t size)
 {
-    static_cast<Collector*>(ctx)->on_record(data, size);
+    auto* sink = static_cast<Sink*>(ctx);
+    if (!sink->discard)
+        sink->collector->on_record(data, size);
     return 0;
 }
 
-Result<LossCounters> read_counters(trace_bpf* skel, uint64_t& dedup_hits)
+Result<LossCounters> read_counters(int fd, uint64_t& dedup_hits)
 {
     const int ncpu = libbpf_num_possible_cpus();
     if (ncpu <= 0)
         return fail("cannot count the possible CPUs to read the loss counters");
     std::vector<uint64_t> values(static_cast<size_t>(ncpu));
     uint64_t sums[TR_C_MAX] = {};
-    const int fd = bpf_map__fd(skel->maps.counters);
     for (uint32_t i = 0; i < TR_C_MAX; ++i) {
         if (bpf_map_lookup_elem(fd, &i, values.data()) != 0)
             return fail(std::string("cannot read the loss counters: ") + std::strerror(errno));
@@ -264,8 +260,17 @@ Result<void> register_section_handler()
 // before either is loaded); each has its own read-only data, set alike.
 // With the full kernel BTF each object would parse it (about 20 ms
 // apiece), so then `main` holds every program and there is no `side`.
+//
+// A run either loads the programs itself (main, side) or reuses those an
+// earlier run left pinned (pinned, links); see pin_cache.hpp. The members
+// are destroyed bottom up: the attachments go before the cache's lock.
 struct Programs {
+    std::optional<PinCache> cache;  // taken for the whole run, when it is used
     std::unique_ptr<trace_bpf, SkelDeleter> main, side;
+    std::optional<PinCache::Set> pinned;
+    std::vector<UniqueFd> links;  // the pinned programs' attachments
+    int traced_fd = -1, counters_fd = -1;
+    Sink sink;
     std::unique_ptr<ring_buffer, RingDeleter> ring;  // the consumer's side of `events`
 };
 
@@ -275,9 +280,9 @@ bool in_side_object(const bpf_program* prog)
     return std::strcmp(name, "on_emit") == 0 || std::strcmp(name, "on_exec") == 0;
 }
 
-// Fills the programs' read-only data: the syscall decoding table, the
-// dedup hash's seed and the BTF ids for CAST().
-Result<void> configure(trace_bpf* skel, bool use_cast, const uint64_t (&seed)[2])
+// Fills the programs' read-only data: the syscall decoding table and the
+// BTF ids for CAST().
+Result<void> configure(trace_bpf* skel, bool use_cast)
 {
     for (const auto& entry : traced_syscalls()) {
         if (entry.nr >= TR_NR_SYSCALLS)
@@ -285,8 +290,6 @@ Result<void> configure(trace_bpf* skel, bool use_cast, const uint64_t (&seed)[2]
         skel->rodata->syscall_table[entry.nr] = entry.decode;
     }
     skel->rodata->btf_ids = use_cast ? kEmbeddedBtf.types : tr_btf_ids{};
-    skel->rodata->hash_seed[0] = seed[0];
-    skel->rodata->hash_seed[1] = seed[1];
     return {};
 }
 
@@ -321,16 +324,16 @@ Result<void> create_maps(trace_bpf* skel, int events)
     bpf_object__for_each_map(map, skel->obj) {
         if (bpf_map__is_internal(map))
             continue;
-        Fd made;
+        UniqueFd made;
         if (map != skel->maps.events) {
             LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = bpf_map__map_flags(map));
             made.reset(bpf_map_create(bpf_map__type(map), bpf_map__name(map),
                                       bpf_map__key_size(map), bpf_map__value_size(map),
                                       bpf_map__max_entries(map), &opts));
-            if (made.fd < 0)
+            if (made.get() < 0)
                 return tl::unexpected(map_error(bpf_map__name(map), errno));
         }
-        if (bpf_map__reuse_fd(map, map == skel->maps.events ? events : made.fd) != 0)
+        if (bpf_map__reuse_fd(map, map == skel->maps.events ? events : made.get()) != 0)
             return fail(std::string("cannot use the BPF map ") + bpf_map__name(map) + ": " +
                         std::strerror(errno));
     }
@@ -387,7 +390,6 @@ public:
         uint32_t ring_bytes;
         const bpf_object_open_opts* open_opts;  // nullptr: no side object
         bool use_cast;
-        uint64_t seed[2];
         bool verbose;
     };
 
@@ -406,7 +408,7 @@ public:
     {
         if (ring_result_.valid())
             ring_.reset(ring_result_.get());
-        return ring_.fd;
+        return ring_.get();
     }
 
     // Lets the side object load with the maps of `main`; nullptr: do not.
@@ -453,7 +455,7 @@ private:
                            {}, 1};
             return;
         }
-        if (auto r = configure(side_.get(), plan_.use_cast, plan_.seed); !r) {
+        if (auto r = configure(side_.get(), plan_.use_cast); !r) {
             error_ = r.error();
             return;
         }
@@ -478,7 +480,7 @@ private:
     Plan plan_;
     std::promise<int> ring_promise_;
     std::future<int> ring_result_ = ring_promise_.get_future();
-    Fd ring_;
+    UniqueFd ring_;
     std::promise<trace_bpf*> go_;
     std::future<trace_bpf*> go_result_ = go_.get_future();
     bool went_ = false;
@@ -488,10 +490,169 @@ private:
     std::thread thread_;  // last: it starts once everything above exists
 };
 
+// The key of the programs this run would load (see pin_cache.hpp): the
+// build's digest of the BPF object and what goes into its read-only data,
+// and what this run chose (the BTF, casts, the ring buffer's size), so
+// pins made by another build or for another ring buffer size are never
+// taken for these. bpffs allows no dots in names.
+std::string pin_key(bool small_btf, bool use_cast, uint32_t ring_bytes)
+{
+    return std::string(kBpfObjectDigest, 40) + "-" + (small_btf ? "small" : "full") + "-" +
+           (use_cast ? "cast" : "read") + "-" + std::to_string(ring_bytes >> 12);
+}
 
-// Loads and attaches everything; returns the programs ready to trace, and
-// the ring buffer's consumer, which hands each record to `collector`.
-Result<Programs> load_tracer(const TraceOptions& options, Collector& collector)
+// The raw tracepoints the programs attach to, each pinned as "tp_NAME".
+constexpr const char* kTracepoints[] = {"sys_exit", "sched_process_fork", "sched_process_exit",
+                                        "sched_process_exec"};
+// The maps a run uses from userspace, or that must outlive the programs'
+// loader (the sender's slot in `emitters`), each pinned as "map_NAME".
+constexpr const char* kPinnedMaps[] = {"traced", "counters", "events",
+                                       "run_config", "compat_seen", "emitters"};
+
+// Whether map `fd` has this type and shape (0: any).
+bool map_is(int fd, bpf_map_type type, uint32_t value_size, uint32_t max_entries,
+            bpf_map_info* out = nullptr)
+{
+    bpf_map_info info{};
+    uint32_t len = sizeof info;
+    if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) != 0 || info.type != type ||
+        (value_size && info.value_size != value_size) ||
+        (max_entries && info.max_entries != max_entries))
+        return false;
+    if (out)
+        *out = info;
+    return true;
+}
+
+Result<void> set_seed(int config_fd, const uint64_t (&seed)[2])
+{
+    tr_config config{};
+    config.hash_seed[0] = seed[0];
+    config.hash_seed[1] = seed[1];
+    const uint32_t zero = 0;
+    if (bpf_map_update_elem(config_fd, &zero, &config, BPF_ANY) != 0)
+        return fail(std::string("cannot configure the BPF programs: ") + std::strerror(errno));
+    return {};
+}
+
+Error attach_error(int e)
+{
+    if (e == EPERM || e == EACCES)
+        return permission_error(e);
+    return Error{std::string("cannot attach the BPF programs: ") + std::strerror(e),
+                 "trace-root needs raw tracepoints and BPF ring buffers (kernel 5.8 or later)",
+                 1};
+}
+
+// Makes the programs an earlier run pinned ready for this one: checks that
+// they are whole, drops what that run left in their maps (the traced set,
+// the counters, unread records: a run killed with SIGKILL leaves them),
+// and attaches them. false, with the reason, when the pins cannot be used;
+// an error when attaching fails.
+Result<bool> reuse_pinned(Programs& p, PinCache::Set set, uint32_t ring_bytes,
+                          const uint64_t (&seed)[2], Sink& sink, std::string& why_not)
+{
+    const int traced = set.map("traced"), counters = set.map("counters"),
+              events = set.map("events"), config = set.map("run_config"),
+              compat = set.map("compat_seen"), emitters = set.map("emitters");
+    bpf_map_info traced_info{};
+    uint32_t slot = 0, sender = 0;
+    if (!map_is(traced, BPF_MAP_TYPE_ARRAY, sizeof(uint64_t), 0, &traced_info) ||
+        !map_is(counters, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(uint64_t), TR_C_MAX) ||
+        !map_is(events, BPF_MAP_TYPE_RINGBUF, 0, ring_bytes) ||
+        !map_is(config, BPF_MAP_TYPE_ARRAY, sizeof(tr_config), 1) ||
+        !map_is(compat, BPF_MAP_TYPE_HASH, 0, 0) ||
+        !map_is(emitters, BPF_MAP_TYPE_PROG_ARRAY, sizeof(uint32_t), 1) ||
+        bpf_map_lookup_elem(emitters, &slot, &sender) != 0) {
+        why_not = "the pinned maps are not the ones this build makes";
+        return false;
+    }
+    if (set.programs.size() != std::size(kTracepoints)) {
+        why_not = "the pinned programs are incomplete";
+        return false;
+    }
+    for (const char* tp : kTracepoints) {
+        auto it = std::find_if(set.programs.begin(), set.programs.end(),
+                               [&](const auto& e) { return e.first == tp; });
+        bpf_prog_info info{};
+        uint32_t len = sizeof info;
+        if (it == set.programs.end() || bpf_obj_get_info_by_fd(it->second.get(), &info, &len) != 0 ||
+            info.type != BPF_PROG_TYPE_RAW_TRACEPOINT) {
+            why_not = std::string("the pinned program for ") + tp + " is missing";
+            return false;
+        }
+    }
+
+    // Nothing runs the programs now (attachments die with their run), so
+    // the maps hold still while they are reset.
+    const size_t traced_bytes = size_t{traced_info.max_entries} * traced_info.value_size;
+    void* bits = mmap(nullptr, traced_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, traced, 0);
+    if (bits == MAP_FAILED)
+        return fail(std::string("cannot map the pinned traced set: ") + std::strerror(errno));
+    std::memset(bits, 0, traced_bytes);
+    munmap(bits, traced_bytes);
+    const int ncpu = libbpf_num_possible_cpus();
+    if (ncpu <= 0)
+        return fail("cannot count the possible CPUs to reset the loss counters");
+    const std::vector<uint64_t> zeros(static_cast<size_t>(ncpu));
+    for (uint32_t i = 0; i < TR_C_MAX; ++i)
+        if (bpf_map_update_elem(counters, &i, zeros.data(), BPF_ANY) != 0)
+            return fail(std::string("cannot reset the loss counters: ") + std::strerror(errno));
+    uint32_t pid = 0;
+    while (bpf_map_get_next_key(compat, nullptr, &pid) == 0)
+        if (bpf_map_delete_elem(compat, &pid) != 0)
+            return fail(std::string("cannot reset the pinned maps: ") + std::strerror(errno));
+    if (auto r = set_seed(config, seed); !r)
+        return tl::unexpected(r.error());
+    sink.discard = true;
+    p.ring.reset(ring_buffer__new(events, handle_record, &sink, nullptr));
+    if (!p.ring)
+        return fail(std::string("cannot open the ring buffer: ") + std::strerror(errno));
+    if (ring_buffer__consume(p.ring.get()) < 0)
+        return fail(std::string("cannot drain the ring buffer: ") + std::strerror(errno));
+    sink.discard = false;
+
+    for (const auto& [tp, fd] : set.programs) {
+        UniqueFd link(bpf_raw_tracepoint_open(tp.c_str(), fd.get()));
+        if (!link.valid())
+            return tl::unexpected(attach_error(errno));
+        p.links.push_back(std::move(link));
+    }
+    p.traced_fd = traced;
+    p.counters_fd = counters;
+    p.pinned = std::move(set);
+    return true;
+}
+
+// Pins what this run loaded for the next runs (see pin_cache.hpp).
+Result<void> publish_programs(const Programs& p, const std::string& key)
+{
+    std::vector<std::pair<std::string, int>> maps, programs;
+    for (const char* name : kPinnedMaps) {
+        const bpf_map* map = bpf_object__find_map_by_name(p.main->obj, name);
+        if (!map)
+            return fail(std::string("the BPF object has no map ") + name);
+        maps.emplace_back(name, bpf_map__fd(map));
+    }
+    for (trace_bpf* skel : {p.main.get(), p.side.get()}) {
+        bpf_program* prog;
+        if (!skel)
+            continue;
+        bpf_object__for_each_program(prog, skel->obj) {
+            const char* slash = std::strchr(bpf_program__section_name(prog), '/');
+            if (bpf_program__autoload(prog) && slash)
+                programs.emplace_back(slash + 1, bpf_program__fd(prog));
+        }
+    }
+    if (programs.size() != std::size(kTracepoints))
+        return fail("the BPF object's programs do not match the tracepoints to pin");
+    return p.cache->publish(key, maps, programs);
+}
+
+// Loads and attaches everything, or reuses what an earlier run pinned;
+// returns the programs ready to trace, and the ring buffer's consumer,
+// which hands each record to `sink`.
+Result<Programs> load_tracer(const TraceOptions& options, Sink& sink)
 {
     struct stat st;
     if (stat("/sys/kernel/btf/vmlinux", &st) != 0)
@@ -507,53 +668,90 @@ Result<Programs> load_tracer(const TraceOptions& options, Collector& collector)
     // otherwise. TRACE_ROOT_FULL_BTF=1 forces the full BTF.
     std::string why_full = "TRACE_ROOT_FULL_BTF is set";
     const char* force_full = getenv("TRACE_ROOT_FULL_BTF");
-    Fd btf_fd(force_full && *force_full && std::strcmp(force_full, "0") != 0
+    UniqueFd btf_fd(force_full && *force_full && std::strcmp(force_full, "0") != 0
                   ? -1
                   : open_embedded_btf(why_full));
     const std::string btf_path =
-        btf_fd.fd >= 0 ? "/proc/self/fd/" + std::to_string(btf_fd.fd) : std::string();
+        btf_fd.get() >= 0 ? "/proc/self/fd/" + std::to_string(btf_fd.get()) : std::string();
     if (verbose)
         std::cerr << "trace-root: CO-RE relocations use "
-                  << (btf_fd.fd >= 0 ? "the small BTF embedded at build time"
+                  << (btf_fd.get() >= 0 ? "the small BTF embedded at build time"
                                      : "the full kernel BTF (" + why_full + ")")
                   << "\n";
     // The kernel BTF ids behind tr_cast() are known from build time
     // exactly when the small BTF is used.
     const tr_btf_ids& ids = kEmbeddedBtf.types;
-    const bool use_cast = btf_fd.fd >= 0 && kEmbeddedBtf.rdonly_cast_id != 0 &&
+    const bool use_cast = btf_fd.get() >= 0 && kEmbeddedBtf.rdonly_cast_id != 0 &&
                           ids.task_struct != 0 && ids.file != 0 && ids.dentry != 0 &&
                           ids.vfsmount != 0 && ids.mount != 0 && ids.pt_regs != 0;
-    const bool split = btf_fd.fd >= 0;
+    const bool split = btf_fd.get() >= 0;
     if (verbose)
         std::cerr << "trace-root: kernel objects are read "
                   << (use_cast ? "through bpf_rdonly_cast"
                                : "through trusted BTF loads and probe reads (slower)")
                   << "; the programs are verified "
                   << (split ? "on two CPUs at once" : "one after the other") << "\n";
+    // The ring buffer's size must be a power of two pages.
+    uint32_t ring_bytes = 1u << 20;
+    while (ring_bytes < (uint64_t{options.ringbuf_mb} << 20) && ring_bytes < (1u << 30))
+        ring_bytes <<= 1;
+    uint64_t seed[2];
+    if (getrandom(seed, sizeof seed, 0) != sizeof seed)
+        return fail(std::string("cannot seed the dedup hash: ") + std::strerror(errno));
+    const auto ms = [](auto a, auto b) {
+        return std::to_string(std::chrono::duration<double, std::milli>(b - a).count());
+    };
+
+    // Programs an earlier run left pinned are reused; else they are loaded
+    // and pinned for the next run, if the cache is free.
+    Programs p;
+    std::string key, why_not = "--no-pin";
+    if (options.pin && may_load_bpf()) {
+        std::string warning;
+        p.cache = PinCache::take(why_not, warning);
+        if (!warning.empty() && options.verbosity != Verbosity::Quiet)
+            std::cerr << "trace-root: warning: " << warning << "\n";
+        if (p.cache) {
+            key = pin_key(btf_fd.get() >= 0, use_cast, ring_bytes);
+            if (auto set = p.cache->open(key, why_not)) {
+                auto reused = reuse_pinned(p, std::move(*set), ring_bytes, seed, sink, why_not);
+                if (!reused)
+                    return tl::unexpected(reused.error());
+                if (*reused) {
+                    if (verbose)
+                        std::cerr << "trace-root: start-up: reused the programs pinned at "
+                                  << PinCache::kDir << "/" << key << " in "
+                                  << ms(t_open, std::chrono::steady_clock::now()) << " ms\n";
+                    return p;
+                }
+                p.ring.reset();
+                p.links.clear();
+            }
+        }
+    } else if (options.pin) {
+        why_not = "no privilege to keep BPF programs";
+    }
+    if (verbose)
+        std::cerr << "trace-root: loading the programs (none reused: " << why_not << ")\n";
+
     if (auto r = register_section_handler(); !r)
         return tl::unexpected(r.error());
     g_cast_kfunc_id = use_cast ? kEmbeddedBtf.rdonly_cast_id : 0;
     LIBBPF_OPTS(bpf_object_open_opts, open_opts,
                 .btf_custom_path = btf_path.empty() ? nullptr : btf_path.c_str());
     SideThread::Plan plan{};
-    // The ring buffer's size must be a power of two pages.
-    plan.ring_bytes = 1u << 20;
-    while (plan.ring_bytes < (uint64_t{options.ringbuf_mb} << 20) && plan.ring_bytes < (1u << 30))
-        plan.ring_bytes <<= 1;
+    plan.ring_bytes = ring_bytes;
     plan.open_opts = split ? &open_opts : nullptr;
     plan.use_cast = use_cast;
     plan.verbose = verbose;
-    if (getrandom(plan.seed, sizeof plan.seed, 0) != sizeof plan.seed)
-        return fail(std::string("cannot seed the dedup hash: ") + std::strerror(errno));
     SideThread side(plan);
 
-    Programs p;
     p.main.reset(trace_bpf__open_opts(&open_opts));
     if (!p.main)
         return fail(std::string("cannot open the BPF object: ") + std::strerror(errno));
 
     // Step 2: configure, and make the maps both objects share.
-    if (auto r = configure(p.main.get(), use_cast, plan.seed); !r)
+    if (auto r = configure(p.main.get(), use_cast); !r)
         return tl::unexpected(r.error());
     if (split) {
         bpf_program* prog;
@@ -566,6 +764,8 @@ Result<Programs> load_tracer(const TraceOptions& options, Collector& collector)
         return tl::unexpected(map_error("events", -events_fd));
     if (auto r = create_maps(p.main.get(), events_fd); !r)
         return tl::unexpected(r.error());
+    if (auto r = set_seed(bpf_map__fd(p.main->maps.run_config), seed); !r)
+        return tl::unexpected(r.error());
     const std::vector<bpf_program*> main_loaded = want_stats(p.main.get(), 0, verbose);
 
     // Step 3: load (the verifier runs here), the side object on its thread.
@@ -575,8 +775,8 @@ Result<Programs> load_tracer(const TraceOptions& options, Collector& collector)
     // The consumer maps the ring buffer's pages (most of a millisecond for
     // 4 MiB) while the side object's programs still load.
     if (main_err == 0)
-        p.ring.reset(ring_buffer__new(bpf_map__fd(p.main->maps.events), handle_record,
-                                      &collector, nullptr));
+        p.ring.reset(ring_buffer__new(bpf_map__fd(p.main->maps.events), handle_record, &sink,
+                                      nullptr));
     const int ring_err = p.ring ? 0 : errno;
     std::vector<bpf_program*> side_loaded;
     auto side_object = side.finish(side_loaded);
@@ -618,22 +818,26 @@ Result<Programs> load_tracer(const TraceOptions& options, Collector& collector)
     for (trace_bpf* skel : {p.main.get(), p.side.get()}) {
         if (!skel)
             continue;
-        if (int err = trace_bpf__attach(skel); err != 0) {
-            const int e = -err;
-            if (e == EPERM || e == EACCES)
-                return tl::unexpected(permission_error(e));
-            return fail(std::string("cannot attach the BPF programs: ") + std::strerror(e),
-                        "trace-root needs raw tracepoints and BPF ring buffers (kernel 5.8 or "
-                        "later)");
-        }
+        if (int err = trace_bpf__attach(skel); err != 0)
+            return tl::unexpected(attach_error(-err));
     }
+    p.traced_fd = bpf_map__fd(p.main->maps.traced);
+    p.counters_fd = bpf_map__fd(p.main->maps.counters);
     if (verbose) {
-        const auto ms = [](auto a, auto b) {
-            return std::to_string(std::chrono::duration<double, std::milli>(b - a).count());
-        };
         const auto t_done = std::chrono::steady_clock::now();
         std::cerr << "trace-root: start-up: open " << ms(t_open, t_load) << " ms, load "
                   << ms(t_load, t_loaded) << " ms, attach " << ms(t_loaded, t_done) << " ms\n";
+    }
+    // Kept for the next runs. Failing to is no reason to fail this one.
+    if (p.cache) {
+        auto published = publish_programs(p, key);
+        if (verbose)
+            std::cerr << "trace-root: "
+                      << (published ? "pinned the programs at " + std::string(PinCache::kDir) +
+                                          "/" + key + " for the next runs"
+                                    : "the programs are not kept for the next runs: " +
+                                          published.error().message)
+                      << "\n";
     }
     return p;
 }
@@ -667,8 +871,8 @@ Result<TraceResult> run_trace(const TraceOptions& options)
             prctl(PR_SET_CHILD_SUBREAPER, 0);
         }
     } restore{old_mask};
-    Fd sig_fd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
-    if (sig_fd.fd < 0)
+    UniqueFd sig_fd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (sig_fd.get() < 0)
         return fail(std::string("cannot create a signalfd: ") + std::strerror(errno));
 
     // The workload's process is made first, while trace-root is small (a
@@ -678,12 +882,13 @@ Result<TraceResult> run_trace(const TraceOptions& options)
     int go_pipe[2], err_pipe[2];
     if (pipe2(go_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0)
         return fail(std::string("cannot create a pipe: ") + std::strerror(errno));
-    Fd go_read(go_pipe[0]), go_write(go_pipe[1]), err_read(err_pipe[0]), err_write(err_pipe[1]);
+    UniqueFd go_read(go_pipe[0]), go_write(go_pipe[1]), err_read(err_pipe[0]),
+        err_write(err_pipe[1]);
 
     ForkLauncher fork_launcher;
     Launcher* launcher = options.launcher ? options.launcher : &fork_launcher;
     int direct_child = -1;
-    auto started = launcher->start(options.command, go_read.fd, err_write.fd, direct_child);
+    auto started = launcher->start(options.command, go_read.get(), err_write.get(), direct_child);
     if (!started)
         return tl::unexpected(started.error());
     go_read.reset();
@@ -701,10 +906,10 @@ Result<TraceResult> run_trace(const TraceOptions& options)
     } not_started{direct_child};
 
     Collector collector(CollectorOptions{options.only_under, options.exclude_exe, options.root});
-    auto programs = load_tracer(options, collector);
+    Sink sink{&collector};
+    auto programs = load_tracer(options, sink);
     if (!programs)
         return tl::unexpected(programs.error());
-    trace_bpf* skel = programs->main.get();
     ring_buffer* ring = programs->ring.get();
 
     // Orphans (double-forked daemons) are reparented to us, so waiting for
@@ -714,7 +919,7 @@ Result<TraceResult> run_trace(const TraceOptions& options)
     // The workload joins the traced set (a bit per tgid, see trace.bpf.c)
     // before it may exec. Nothing else is traced yet, so nothing else
     // writes the word concurrently.
-    const int traced_fd = bpf_map__fd(skel->maps.traced);
+    const int traced_fd = programs->traced_fd;
     const uint32_t word = workload_pid / 64;
     uint64_t bits = 0;
     if (bpf_map_lookup_elem(traced_fd, &word, &bits) == 0)
@@ -724,13 +929,13 @@ Result<TraceResult> run_trace(const TraceOptions& options)
                     std::strerror(errno));
     collector.add_root_process(workload_pid, "trace-root");
     const auto t0 = std::chrono::steady_clock::now();
-    if (write(go_write.fd, "g", 1) != 1)
+    if (write(go_write.get(), "g", 1) != 1)
         return fail(std::string("cannot start the workload: ") + std::strerror(errno));
     go_write.reset();
     not_started.pid = -1;
 
     int exec_errno = 0;
-    if (read(err_read.fd, &exec_errno, sizeof exec_errno) == sizeof exec_errno) {
+    if (read(err_read.get(), &exec_errno, sizeof exec_errno) == sizeof exec_errno) {
         waitpid(direct_child, nullptr, 0);
         const int code = exec_errno == ENOENT ? 127 : 126;
         return fail("cannot execute " + escape_path(options.command[0]) + ": " +
@@ -751,7 +956,7 @@ Result<TraceResult> run_trace(const TraceOptions& options)
 
     // Drain events while anything of the tree lives; stop when every child
     // (including adopted orphans) has been reaped.
-    pollfd fds[2] = {{ring_buffer__epoll_fd(ring), POLLIN, 0}, {sig_fd.fd, POLLIN, 0}};
+    pollfd fds[2] = {{ring_buffer__epoll_fd(ring), POLLIN, 0}, {sig_fd.get(), POLLIN, 0}};
     for (;;) {
         // The kernel side wakes this loop only when the ring buffer is a
         // quarter full (a wakeup per event cost an interrupt each), so it
@@ -762,7 +967,7 @@ Result<TraceResult> run_trace(const TraceOptions& options)
         ring_buffer__consume(ring);
 
         signalfd_siginfo si;
-        while (read(sig_fd.fd, &si, sizeof si) == sizeof si) {
+        while (read(sig_fd.get(), &si, sizeof si) == sizeof si) {
             if (si.ssi_signo == SIGCHLD)
                 continue;
             // A signal typed at the terminal already reached the whole
@@ -794,7 +999,7 @@ Result<TraceResult> run_trace(const TraceOptions& options)
     ring_buffer__consume(ring);
 
     uint64_t dedup_hits = 0;
-    auto loss = read_counters(skel, dedup_hits);
+    auto loss = read_counters(programs->counters_fd, dedup_hits);
     if (!loss)
         return tl::unexpected(loss.error());
 

@@ -164,6 +164,7 @@ Result<VerifyResult> verify_root(const VerifyOptions& options)
     trace.incomplete = options.incomplete;
     trace.verbosity = options.verbosity;
     trace.ringbuf_mb = options.ringbuf_mb;
+    trace.pin = options.pin;
     trace.root = options.root;
     trace.launcher = &launcher;
     auto traced = run_trace(trace);

@@ -1,11 +1,11 @@
-// Internal: a file descriptor closed when it goes out of scope.
+// A file descriptor closed when it goes out of scope.
 #pragma once
 
 #include <unistd.h>
 
 #include <utility>
 
-namespace trace_root::image_detail {
+namespace trace_root {
 
 class UniqueFd {
 public:
@@ -26,15 +26,15 @@ public:
 
     int get() const { return fd_; }
     bool valid() const { return fd_ >= 0; }
-    void reset()
+    void reset(int fd = -1)
     {
         if (fd_ >= 0)
             ::close(fd_);
-        fd_ = -1;
+        fd_ = fd;
     }
 
 private:
     int fd_ = -1;
 };
 
-}  // namespace trace_root::image_detail
+}  // namespace trace_root

@@ -4,7 +4,8 @@
 # ($REPS runs of the open-heavy loop, $PY_REPS of the Python import,
 # $STRACE_REPS under strace). Prints the ratios, the loss figures of the
 # traced runs (which must be zero, with every one of the files in the
-# report), and trace-root's fixed start-up cost.
+# report), and trace-root's fixed start-up cost. The traced runs reuse the
+# programs pinned in /sys/fs/bpf/trace-root, as a user's runs do.
 #
 # Usage: bench/bench_trace.sh [TRACE_ROOT_BINARY]
 set -euo pipefail
@@ -70,19 +71,30 @@ run_variants() { # name, reps, command...
     "$name" "$b" "$t" "$ratio" "$s" "$sratio" "$loss" "$paths"
 }
 
-# The fixed cost of a traced run: loading and attaching the programs, and
-# cleaning up, measured on a command that does nothing.
+# The fixed cost of a traced run, measured on a command that does nothing:
+# with the programs an earlier run pinned (the default), with --no-pin
+# (loading and verifying them, as every run did before the cache), and
+# back to back. Runs are 50 ms apart, as commands a user or a test suite
+# starts usually are, except the back-to-back ones: a tracepoint that lost
+# its last program within one RCU grace period waits for that grace period
+# before it takes a new one (tracepoint_add_func in the kernel), and a run
+# right after another pays it.
 startup() {
-  local bare="" traced="" i t0 t1
+  local bare="" warm="" cold="" b2b="" i t0 t1
+  "$tr" -q -- /bin/true  # pins the programs, if nothing had yet
   for i in $(seq 21); do
-    t0=$(now); /bin/true; t1=$(now); bare+=" $(echo "$t1 - $t0" | bc -l)"
-    t0=$(now); "$tr" -q -- /bin/true; t1=$(now); traced+=" $(echo "$t1 - $t0" | bc -l)"
+    sleep 0.05; t0=$(now); /bin/true; t1=$(now); bare+=" $(echo "$t1 - $t0" | bc -l)"
+    sleep 0.05; t0=$(now); "$tr" -q -- /bin/true; t1=$(now); warm+=" $(echo "$t1 - $t0" | bc -l)"
+    sleep 0.05; t0=$(now); "$tr" -q --no-pin -- /bin/true; t1=$(now); cold+=" $(echo "$t1 - $t0" | bc -l)"
+    "$tr" -q -- /bin/true; t0=$(now); "$tr" -q -- /bin/true; t1=$(now)
+    b2b+=" $(echo "$t1 - $t0" | bc -l)"
   done
-  python3 - "$bare" "$traced" <<'PY'
+  python3 - "$bare" "$warm" "$cold" "$b2b" <<'PY'
 import statistics, sys
-b, t = ([float(x) for x in a.split()] for a in sys.argv[1:3])
-print("start-up     trace-root -- /bin/true costs %.1f ms more than /bin/true (median of 21)"
-      % (1000 * (statistics.median(t) - statistics.median(b))))
+b, w, c, bb = ([float(x) for x in a.split()] for a in sys.argv[1:5])
+m = lambda t: 1000 * (statistics.median(t) - statistics.median(b))
+print("start-up     trace-root -- /bin/true costs %.1f ms more than /bin/true with pinned programs, "
+      "%.1f ms with --no-pin, %.1f ms right after another run (medians of 21)" % (m(w), m(c), m(bb)))
 PY
 }
 

@@ -35,10 +35,11 @@
  * its name is relative to, the name, the kind and the result) is reduced
  * to a 128-bit keyed hash, and the `dedup` map remembers the hashes sent.
  * An exact repeat is not sent again. A first access is never suppressed
- * unless two different accesses hash alike: the two 64-bit lanes are
- * seeded at random on every run, so that takes about 2^64 distinct
- * accesses. When sending fails the key is removed again so the next repeat
- * gets through; when the map is full, accesses are simply sent every time.
+ * unless two different accesses hash alike in the 70 bits the table keeps
+ * (the set and the tag); the two 64-bit lanes are seeded at random on
+ * every run, so an even chance of that takes about 2^35 (34 billion)
+ * distinct accesses in one run. When sending fails the key is removed
+ * again so the next repeat gets through; a full set forgets a tag.
  *
  * Loss: every place an event can be dropped increments a per-CPU counter;
  * userspace fails the run when any is non-zero.
@@ -104,6 +105,7 @@ struct scratch {
 	__u32 fmode, fflags;
 	__u64 args[8];                 /* the syscall's arguments (6, padded) */
 	__u64 key[2];                  /* dedup key being built */
+	__u64 epoch;                   /* the run's (struct tr_config), for the tags */
 	__u64 number;                  /* see as_number() */
 	/* What on_emit is to send (see emit()), and its arguments. */
 	__u32 op;
@@ -152,16 +154,20 @@ struct {
 } events SEC(".maps");
 
 /* The accesses already sent, as an eight-way set-associative table of
- * hash tags: the key's low bits pick a set (one cache line), its other 64
- * bits are the tag. One cache line per lookup, no locks, nothing allocated
- * at run time, and a table small enough (1 MiB) to stay mostly in cache. A
- * full set forgets one of its tags, which only costs a repeated event
- * later. (A hash map cost two cache misses and a chain walk per lookup;
- * an LRU map also preallocated every element at start-up.) */
+ * hash tags: the key's low bits pick a set (one cache line), 56 of its
+ * other bits and the run's epoch (the low byte) are the tag. One cache
+ * line per lookup, no locks, nothing allocated at run time, and a table
+ * small enough (1 MiB) to stay mostly in cache. A full set forgets one of
+ * its tags, which only costs a repeated event later. Pinned programs keep
+ * the table from run to run: a tag of another epoch is free room, so a
+ * run starts with an empty table without anyone clearing it (a table full
+ * of old tags made a third of the accesses evict each other). (A hash map
+ * cost two cache misses and a chain walk per lookup; an LRU map also
+ * preallocated every element at start-up.) */
 #define DEDUP_SETS (1 << 14)
 #define DEDUP_WAYS 8
 struct dedup_set {
-	__u64 tag[DEDUP_WAYS]; /* 0 = empty */
+	__u64 tag[DEDUP_WAYS]; /* free: 0, or a tag of another epoch */
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -242,6 +248,7 @@ static __always_inline void key_start(struct scratch *s, __u64 what)
 
 	s->key[0] = c ? c->hash_seed[0] : 0;
 	s->key[1] = c ? c->hash_seed[1] : 0;
+	s->epoch = c ? c->epoch & 0xff : 1;
 	mix(s, what);
 	mix(s, rename_generation);
 	mix(s, s->root_dentry);
@@ -342,7 +349,7 @@ static __always_inline int seen_before(struct scratch *s)
 	__u64 a = s->key[0] ^ (s->key[1] >> 17) ^ (s->key[1] << 23);
 	__u64 b = s->key[1] ^ (a >> 13) ^ (a << 37);
 	__u32 set = (__u32)(a >> 20) & (DEDUP_SETS - 1);
-	__u64 tag = b | 1;
+	__u64 tag = (b & ~0xffULL) | s->epoch;
 	struct dedup_set *d;
 	int i;
 
@@ -357,10 +364,10 @@ static __always_inline int seen_before(struct scratch *s)
 			count(TR_C_DEDUP_HITS);
 			return 1;
 		}
-	/* Replace the way named by three more bits of the key: an empty one
-	 * is taken when the set has room, since tags fill from way 0 up. */
+	/* Take the first free way (0, or another run's tag); in a full set,
+	 * replace the way named by three more bits of the key. */
 	for (i = 0; i < DEDUP_WAYS; i++)
-		if (d->tag[i & (DEDUP_WAYS - 1)] == 0)
+		if ((d->tag[i & (DEDUP_WAYS - 1)] & 0xff) != s->epoch)
 			break;
 	if (i >= DEDUP_WAYS)
 		i = (a >> 8) & (DEDUP_WAYS - 1);

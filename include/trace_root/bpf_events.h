@@ -37,6 +37,7 @@ struct tr_btf_ids {
 /* A run's settings, the one element of the `run_config` map. */
 struct tr_config {
 	__u64 hash_seed[2]; /* the dedup hash's key, random on every run */
+	__u64 epoch;        /* 1 to 255, the previous run's plus one: see `dedup` */
 };
 
 enum tr_event_type {

@@ -524,12 +524,18 @@ bool map_is(int fd, bpf_map_type type, uint32_t value_size, uint32_t max_entries
     return true;
 }
 
+// Writes this run's settings: its seed, and an epoch other than that of
+// the run before, whose dedup tags then count as free (see `dedup` in
+// trace.bpf.c). A fresh map holds epoch 0.
 Result<void> set_seed(int config_fd, const uint64_t (&seed)[2])
 {
     tr_config config{};
+    const uint32_t zero = 0;
+    if (bpf_map_lookup_elem(config_fd, &zero, &config) != 0)
+        return fail(std::string("cannot read the BPF programs' settings: ") + std::strerror(errno));
+    config.epoch = config.epoch % 255 + 1;
     config.hash_seed[0] = seed[0];
     config.hash_seed[1] = seed[1];
-    const uint32_t zero = 0;
     if (bpf_map_update_elem(config_fd, &zero, &config, BPF_ANY) != 0)
         return fail(std::string("cannot configure the BPF programs: ") + std::strerror(errno));
     return {};

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -69,10 +70,16 @@ Result<void> remove_entry(int dir, const std::string& name, const std::string& w
 
 std::optional<PinCache> PinCache::take(std::string& why_not, std::string& warning)
 {
+    // Where nothing mounted the BPF filesystem at boot (systemd does), it
+    // is mounted here, root's only, as trace-root would mount tracefs.
     struct statfs fs;
     if (statfs("/sys/fs/bpf", &fs) != 0 || fs.f_type != kBpfFsMagic) {
-        why_not = "no BPF filesystem is mounted at /sys/fs/bpf";
-        return std::nullopt;
+        if (mount("bpf", "/sys/fs/bpf", "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") != 0 ||
+            statfs("/sys/fs/bpf", &fs) != 0 || fs.f_type != kBpfFsMagic) {
+            why_not = "no BPF filesystem is mounted at /sys/fs/bpf, and mounting one failed: " +
+                      errstr(errno);
+            return std::nullopt;
+        }
     }
     if (mkdir(kDir, 0700) != 0 && errno != EEXIST) {
         why_not = std::string("cannot create ") + kDir + ": " + errstr(errno);

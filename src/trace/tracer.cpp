@@ -270,7 +270,6 @@ struct Programs {
     std::optional<PinCache::Set> pinned;
     std::vector<UniqueFd> links;  // the pinned programs' attachments
     int traced_fd = -1, counters_fd = -1;
-    Sink sink;
     std::unique_ptr<ring_buffer, RingDeleter> ring;  // the consumer's side of `events`
 };
 
@@ -675,14 +674,14 @@ Result<Programs> load_tracer(const TraceOptions& options, Sink& sink)
     std::string why_full = "TRACE_ROOT_FULL_BTF is set";
     const char* force_full = getenv("TRACE_ROOT_FULL_BTF");
     UniqueFd btf_fd(force_full && *force_full && std::strcmp(force_full, "0") != 0
-                  ? -1
-                  : open_embedded_btf(why_full));
+                        ? -1
+                        : open_embedded_btf(why_full));
     const std::string btf_path =
         btf_fd.get() >= 0 ? "/proc/self/fd/" + std::to_string(btf_fd.get()) : std::string();
     if (verbose)
         std::cerr << "trace-root: CO-RE relocations use "
                   << (btf_fd.get() >= 0 ? "the small BTF embedded at build time"
-                                     : "the full kernel BTF (" + why_full + ")")
+                                        : "the full kernel BTF (" + why_full + ")")
                   << "\n";
     // The kernel BTF ids behind tr_cast() are known from build time
     // exactly when the small BTF is used.

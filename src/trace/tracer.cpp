@@ -1007,6 +1007,13 @@ Result<TraceResult> run_trace(const TraceOptions& options)
     auto loss = read_counters(programs->counters_fd, dedup_hits);
     if (!loss)
         return tl::unexpected(loss.error());
+    // Nothing more comes from the kernel side. Detaching, unmapping the
+    // ring buffer and letting go of the cache (about a millisecond) happen
+    // on a second thread while the paths are sorted; it is joined whatever
+    // way this function returns.
+    std::jthread teardown([held = std::make_unique<Programs>(std::move(*programs))]() mutable {
+        held.reset();
+    });
 
     report.exit_status = child_done ? wait_status_to_exit(child_status) : 1;
     report.duration_seconds = std::chrono::duration<double>(t1 - t0).count();

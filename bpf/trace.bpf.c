@@ -43,6 +43,12 @@
  *
  * Loss: every place an event can be dropped increments a per-CPU counter;
  * userspace fails the run when any is non-zero.
+ *
+ * Kept between runs: the loaded programs stay pinned for later runs of
+ * the same build (src/trace/pin_cache.hpp), so nothing that differs from
+ * run to run is read-only data: a run's seed and epoch are in `run_config`,
+ * and each run resets `traced`, `counters` and the ring buffer before it
+ * attaches.
  */
 #include "vmlinux.h"
 

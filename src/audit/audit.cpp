@@ -39,6 +39,7 @@
 #include "trace_root/audit.hpp"
 #include "trace_root/escape.hpp"
 #include "trace_root/image_read.hpp"
+#include "trace_root/unique_fd.hpp"
 
 namespace trace_root {
 
@@ -47,21 +48,7 @@ namespace {
 constexpr size_t kMaxDepth = 2048;  // a path of 4096 bytes has at most 2048 components
 const char* const kNoPackage = "(no package)";
 
-class Fd {
-public:
-    explicit Fd(int fd = -1) : fd_(fd) {}
-    ~Fd()
-    {
-        if (fd_ >= 0)
-            ::close(fd_);
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-
-private:
-    int fd_;
-};
+using Fd = UniqueFd;
 
 struct NameRule {
     const char* name;  // exact, or a prefix when `versioned`

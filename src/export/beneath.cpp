@@ -9,13 +9,6 @@
 
 namespace trace_root::beneath {
 
-void Fd::reset()
-{
-    if (fd_ >= 0)
-        close(fd_);
-    fd_ = -1;
-}
-
 int open_at(int dirfd, const std::string& rel, int flags, Scope scope, mode_t mode)
 {
     struct open_how how {};

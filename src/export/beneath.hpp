@@ -16,34 +16,12 @@
 #include <utility>
 
 #include "trace_root/error.hpp"
+#include "trace_root/unique_fd.hpp"
 
 namespace trace_root::beneath {
 
 // A move-only owned file descriptor.
-class Fd {
-public:
-    Fd() = default;
-    explicit Fd(int fd) : fd_(fd) {}
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-    Fd& operator=(Fd&& other) noexcept
-    {
-        if (this != &other) {
-            reset();
-            fd_ = std::exchange(other.fd_, -1);
-        }
-        return *this;
-    }
-    ~Fd() { reset(); }
-    int get() const { return fd_; }
-    bool valid() const { return fd_ >= 0; }
-    int release() { return std::exchange(fd_, -1); }
-    void reset();
-
-private:
-    int fd_ = -1;
-};
+using Fd = trace_root::UniqueFd;
 
 enum class Scope {
     InRoot,   // RESOLVE_IN_ROOT: symlinks followed, but "/" and ".." stay at the root

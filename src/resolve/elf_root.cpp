@@ -17,22 +17,6 @@
 
 namespace trace_root::elf_detail {
 
-UniqueFd& UniqueFd::operator=(UniqueFd&& o) noexcept
-{
-    if (this != &o) {
-        if (fd_ >= 0)
-            ::close(fd_);
-        fd_ = o.release();
-    }
-    return *this;
-}
-
-UniqueFd::~UniqueFd()
-{
-    if (fd_ >= 0)
-        ::close(fd_);
-}
-
 std::string join_path(std::string_view dir, std::string_view name)
 {
     std::string out(dir);

@@ -12,30 +12,11 @@
 
 #include "trace_root/elf.hpp"
 #include "trace_root/error.hpp"
+#include "trace_root/unique_fd.hpp"
 
 namespace trace_root::elf_detail {
 
-class UniqueFd {
-public:
-    UniqueFd() = default;
-    explicit UniqueFd(int fd) : fd_(fd) {}
-    UniqueFd(UniqueFd&& o) noexcept : fd_(o.release()) {}
-    UniqueFd& operator=(UniqueFd&& o) noexcept;
-    UniqueFd(const UniqueFd&) = delete;
-    UniqueFd& operator=(const UniqueFd&) = delete;
-    ~UniqueFd();
-    int get() const { return fd_; }
-    int release()
-    {
-        const int fd = fd_;
-        fd_ = -1;
-        return fd;
-    }
-    explicit operator bool() const { return fd_ >= 0; }
-
-private:
-    int fd_ = -1;
-};
+using UniqueFd = trace_root::UniqueFd;
 
 // A root directory opened once; every lookup is resolved inside it.
 class RootDir {

@@ -79,12 +79,12 @@ Result<std::vector<LdCacheEntry>> parse_new(std::string_view bytes, size_t start
     out.reserve(nlibs);
     for (uint32_t i = 0; i < nlibs; ++i) {
         const size_t e = kNewHeader + size_t(i) * kNewEntry;
-        uint32_t flags, key, value;
-        uint64_t hwcap;
-        r.u32(e, &flags);
-        r.u32(e + 4, &key);
-        r.u32(e + 8, &value);
-        r.u64(e + 16, &hwcap);
+        uint32_t flags = 0, key = 0, value = 0;
+        uint64_t hwcap = 0;
+        if (!r.u32(e, &flags) || !r.u32(e + 4, &key) || !r.u32(e + 8, &value) ||
+            !r.u64(e + 16, &hwcap))
+            return fail(origin + ": ld.so.cache entry " + std::to_string(i) +
+                        " lies outside the file");
         LdCacheEntry entry;
         entry.flags = static_cast<int32_t>(flags);
         entry.hwcap = hwcap;
@@ -125,10 +125,10 @@ Result<std::vector<LdCacheEntry>> parse_ld_so_cache(std::string_view bytes,
     out.reserve(nlibs);
     for (uint32_t i = 0; i < nlibs; ++i) {
         const size_t e = kOldHeader + size_t(i) * kOldEntry;
-        uint32_t flags, key, value;
-        r.u32(e, &flags);
-        r.u32(e + 4, &key);
-        r.u32(e + 8, &value);
+        uint32_t flags = 0, key = 0, value = 0;
+        if (!r.u32(e, &flags) || !r.u32(e + 4, &key) || !r.u32(e + 8, &value))
+            return fail(origin + ": ld.so.cache entry " + std::to_string(i) +
+                        " lies outside the file");
         LdCacheEntry entry;
         entry.flags = static_cast<int32_t>(flags);
         // Old format: offsets relative to the string table after the entries.

@@ -726,8 +726,9 @@ __noinline __u32 tr_read_name(__u64 ptr, __u32 kernel)
 #define LOOKUP_OPEN_MODE (1u << 16)
 
 /* A lookup by name, the name in s->name: string 0 = base directory (from
- * s->base_*, when `have_base`), string 1 = the name as passed. Returns 0,
- * or -1 when the event could not be sent. */
+ * s->base_*, when `have_base` is 1; none and TR_F_PREV_CWD when it is 2),
+ * string 1 = the name as passed. Returns 0, or -1 when the event could not
+ * be sent. */
 __noinline int tr_emit_lookup(__u32 type_kind, __u32 nr, __s32 err, __u32 len_flags,
 			      __u32 have_base)
 {
@@ -744,7 +745,9 @@ __noinline int tr_emit_lookup(__u32 type_kind, __u32 nr, __s32 err, __u32 len_fl
 		s->ev.aux2 = s->fmode;
 	}
 	s->ev.flags[1] = nflags;
-	if (have_base)
+	if (have_base == 2)
+		s->ev.flags[0] |= TR_F_PREV_CWD;
+	else if (have_base)
 		tr_put_path0(s->base_mnt, s->base_dentry);
 	else if (len == 0 || s->name[0] != '/')
 		/* A relative name whose dirfd is not open: nothing to anchor it. */
@@ -808,7 +811,7 @@ static __always_inline __u64 arg(struct scratch *s, int i)
  * between global functions keep the verifier's work per function). */
 #define D_KIND(x) ((x) & 0xff)   /* kind of the access to s->file_*, 0 = none */
 #define D_NAMES (1u << 8)        /* the name argument(s) are recorded too */
-#define D_ABS_ONLY (1u << 9)     /* ... but only an absolute one */
+#define D_PREV_CWD (1u << 9)     /* ... a relative one is relative to the cwd before the call */
 #define D_PLAIN (1u << 10)       /* two names, or a change to the tree: no dedup */
 #define D_IO_URING (1u << 11)    /* the process set up an io_uring */
 #define D_AUX(x) ((x) >> 16)     /* mmap prot */
@@ -864,10 +867,12 @@ __noinline __u32 tr_decode(__u32 nr, __s64 ret)
 			return ret == 0 ? (cwd_as_file(s), TR_K_CHDIR) : 0;
 		if (ret != 0)
 			return names; /* a failed chdir is a lookup */
-		/* The new cwd; of the name, only an absolute one can be
-		 * anchored: the cwd a relative one was relative to is gone. */
+		/* The new cwd, and the name. A relative name was relative to
+		 * the old cwd, which is gone now: it goes out without a base
+		 * (TR_F_PREV_CWD), after the new cwd, and userspace anchors it
+		 * to the cwd it knew before. */
 		cwd_as_file(s);
-		return TR_K_CHDIR | names | D_ABS_ONLY;
+		return TR_K_CHDIR | names | D_PREV_CWD;
 	case TR_SYS_EXECVE:
 		if (ret == 0)
 			return 0; /* seen at sched_process_exec */
@@ -994,7 +999,7 @@ __noinline int tr_access(__u32 nr, __s64 ret, __u32 d)
 	__s32 err = ret < 0 ? (__s32)ret : 0;
 	__u32 fkind = D_KIND(d), lf = 0;
 	__u32 names = (d & D_NAMES) ? 1 : 0;
-	int have_base = 0, dedup_it = 1;
+	int have_base = 0, dedup_it = 1, prev_cwd = 0;
 
 	if (!s || nr >= TR_NR_SYSCALLS)
 		return 0;
@@ -1004,8 +1009,13 @@ __noinline int tr_access(__u32 nr, __s64 ret, __u32 d)
 
 	if (names) {
 		lf = read_name(s, arg(s, sc->path_arg), 0);
-		if (check_name(lf, err) != 0 || ((d & D_ABS_ONLY) && relative_name(s, lf))) {
+		if (check_name(lf, err) != 0) {
 			names = 0;
+		} else if ((d & D_PREV_CWD) && relative_name(s, lf)) {
+			/* Not deduplicated: the key would hold the new cwd, not
+			 * the old one the name is relative to. Rare anyway. */
+			prev_cwd = 1;
+			dedup_it = 0;
 		} else {
 			if (relative_name(s, lf))
 				have_base =
@@ -1024,7 +1034,7 @@ __noinline int tr_access(__u32 nr, __s64 ret, __u32 d)
 	s->op_ret = err;
 	s->op_d = d;
 	s->op_lf = lf;
-	s->op_how = (names ? 1 : 0) | (have_base ? 2 : 0) | (dedup_it ? 4 : 0);
+	s->op_how = (names ? 1 : 0) | (have_base ? 2 : 0) | (dedup_it ? 4 : 0) | (prev_cwd ? 8 : 0);
 	return OP_ACCESS;
 }
 
@@ -1052,7 +1062,7 @@ __noinline int tr_send(void)
 	if (how & 1)
 		failed |= tr_emit_lookup((TR_EV_LOOKUP << 8) | kind |
 					     (fkind == TR_K_OPEN ? LOOKUP_OPEN_MODE : 0),
-					 nr, err, lf, (how >> 1) & 1);
+					 nr, err, lf, (how & 8) ? 2 : (how >> 1) & 1);
 	if (failed && (how & 4))
 		forget(s);
 	return 0;

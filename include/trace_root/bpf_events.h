@@ -91,6 +91,10 @@ enum tr_kind {
 #define TR_F_CREATED     (1u << 5) /* FMODE_CREATED: this open created the file */
 #define TR_F_OPEN_MODE   (1u << 6) /* in flags[1] of a successful open's name: aux and
 				      aux2 hold the opened file's f_flags and f_mode */
+#define TR_F_PREV_CWD    (1u << 7) /* in flags[0] of a successful relative chdir's name:
+				      no s0; the name is relative to the cwd the process had
+				      before this call, which userspace knows (the TR_EV_FILE
+				      of the new cwd comes just before) */
 
 /* Loss and statistics counters, one per-CPU array slot each. */
 enum tr_counter {

@@ -38,6 +38,8 @@ public:
 
     Result<int> start(const std::vector<std::string>& command, int go_fd, int exec_error_fd,
                       int& direct_child) override;
+    // The workload starts in the root of the sandbox.
+    std::string cwd() const override { return "/"; }
 
 private:
     SandboxOptions options_;

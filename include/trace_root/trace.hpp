@@ -57,6 +57,9 @@ public:
     virtual ~Launcher() = default;
     virtual Result<int> start(const std::vector<std::string>& command, int go_fd,
                               int exec_error_fd, int& direct_child) = 0;
+    // The working directory the workload starts in, as it sees it (empty:
+    // unknown); the collector anchors a relative chdir's name to it.
+    virtual std::string cwd() const { return {}; }
 };
 
 struct TraceResult {

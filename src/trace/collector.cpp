@@ -147,9 +147,9 @@ Collector::Proc& Collector::proc(uint32_t tgid, std::string_view comm)
     return it->second;
 }
 
-void Collector::add_root_process(uint32_t pid, std::string comm)
+void Collector::add_root_process(uint32_t pid, std::string comm, std::string cwd)
 {
-    proc(pid, comm);
+    proc(pid, comm).cwd = std::move(cwd);
 }
 
 void Collector::warn_once(std::string message)
@@ -225,6 +225,7 @@ void Collector::on_record(const void* data, size_t size)
         Proc& child = proc(ev.aux, child_comm);
         Proc& parent = procs_[ev.tgid];
         child.exe = parent.exe;
+        child.cwd = parent.cwd;
         child.in_scope = parent.in_scope;
         return;
     }
@@ -270,6 +271,11 @@ void Collector::on_record(const void* data, size_t size)
             who.exe = path;
             check_exec_class(path, ev.tgid);
         }
+        if (ev.type == TR_EV_FILE && ev.kind == TR_K_CHDIR) {
+            // A deleted or pseudo directory leaves the cwd unknown.
+            who.prev_cwd = std::move(who.cwd);
+            who.cwd = flags0 == 0 ? path : std::string();
+        }
         record(std::move(path), file_access(ev), flags0, ev.mode, who, ev.tgid);
         return;
     }
@@ -278,6 +284,18 @@ void Collector::on_record(const void* data, size_t size)
         if (flags1 & kPathUnreadable)
             return;  // counted as loss in the kernel when the call succeeded
         const bool absolute = !s1.empty() && s1[0] == '/';
+        if (!absolute && (ev.flags[0] & TR_F_PREV_CWD)) {
+            // A relative chdir: the name is relative to the cwd before it,
+            // and the event of the new cwd came just before this one.
+            if (who.prev_cwd.empty()) {
+                warn_once("a relative chdir to \"" + escape_path(s1) +
+                          "\" could not be anchored: the directory it started from is not "
+                          "known, so a symlink it went through may be missing");
+                return;
+            }
+            record(join_lookup(who.prev_cwd, s1), lookup_access(ev), 0, 0, who, ev.tgid);
+            return;
+        }
         if (!absolute && (flags0 & kPathUnreadable)) {
             // The dirfd was not open: the call failed with EBADF, or the
             // name cannot be anchored. Either way there is no path.

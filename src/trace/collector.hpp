@@ -30,8 +30,9 @@ public:
     // One ring-buffer record. Malformed records (sizes that do not add up)
     // are counted, never read past their end.
     void on_record(const void* data, size_t size);
-    // The launched process, before it execs.
-    void add_root_process(uint32_t pid, std::string comm);
+    // The launched process, before it execs, and its working directory as
+    // it sees it (empty: unknown).
+    void add_root_process(uint32_t pid, std::string comm, std::string cwd = {});
 
     uint64_t events() const { return events_; }
     uint64_t malformed() const { return malformed_; }
@@ -47,6 +48,11 @@ private:
     struct Proc {
         std::string comm;
         std::string exe;
+        // The working directory, from the launcher and each successful
+        // chdir (inherited at fork), and the one before the last chdir: a
+        // relative chdir's name is relative to that (TR_F_PREV_CWD).
+        // Empty: unknown.
+        std::string cwd, prev_cwd;
         bool in_scope = true;
     };
     Proc& proc(uint32_t tgid, std::string_view comm);

@@ -155,6 +155,17 @@ public:
         direct_child = pid;
         return pid;
     }
+
+    // The workload inherits trace-root's own.
+    std::string cwd() const override
+    {
+        std::string out;
+        if (char* cwd = getcwd(nullptr, 0)) {
+            out = cwd;
+            free(cwd);
+        }
+        return out;
+    }
 };
 
 int wait_status_to_exit(int status)
@@ -932,7 +943,7 @@ Result<TraceResult> run_trace(const TraceOptions& options)
     if (bits == 0 || bpf_map_update_elem(traced_fd, &word, &bits, BPF_ANY))
         return fail(std::string("cannot add the workload to the traced set: ") +
                     std::strerror(errno));
-    collector.add_root_process(workload_pid, "trace-root");
+    collector.add_root_process(workload_pid, "trace-root", launcher->cwd());
     const auto t0 = std::chrono::steady_clock::now();
     if (write(go_write.get(), "g", 1) != 1)
         return fail(std::string("cannot start the workload: ") + std::strerror(errno));

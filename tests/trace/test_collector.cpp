@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -148,4 +149,42 @@ TEST_CASE("a file record whose path is not absolute is counted as malformed, not
     Report r;
     c.finish(r);
     CHECK(r.paths.empty());
+}
+
+TEST_CASE("a relative chdir's name is anchored to the cwd before it, inherited across fork")
+{
+    auto prev_cwd_name = [](const std::string& name, uint32_t pid) {
+        auto ev = make_event(TR_EV_LOOKUP, TR_K_CHDIR, 0, "", name, pid);
+        reinterpret_cast<tr_event*>(ev.data())->flags[0] = TR_F_PREV_CWD;
+        return ev;
+    };
+    Collector c({});
+    c.add_root_process(10, "sh", "/work");
+    // In the root process: cd lib (a symlink to real/lib), as the kernel
+    // sends it: the new cwd, then the name.
+    auto cwd1 = make_event(TR_EV_FILE, TR_K_CHDIR, 0, "/work/real/lib", "", 10);
+    auto name1 = prev_cwd_name("lib", 10);
+    // A child forked there: cd ../share (through another symlink).
+    auto fork = make_event(TR_EV_FORK, 0, 0, "", "", 10);
+    reinterpret_cast<tr_event*>(fork.data())->aux = 11;
+    auto cwd2 = make_event(TR_EV_FILE, TR_K_CHDIR, 0, "/work/real/share", "", 11);
+    auto name2 = prev_cwd_name("../share", 11);
+    // A process whose starting directory nobody knows: nothing recorded.
+    auto cwd3 = make_event(TR_EV_FILE, TR_K_CHDIR, 0, "/x/y", "", 12);
+    auto name3 = prev_cwd_name("y", 12);
+    for (const auto* ev : {&cwd1, &name1, &fork, &cwd2, &name2, &cwd3, &name3})
+        c.on_record(ev->data(), ev->size());
+    Report r;
+    c.finish(r);
+    auto has = [&](const std::string& p) {
+        return std::any_of(r.paths.begin(), r.paths.end(),
+                           [&](const PathEntry& e) { return e.path == p && e.access == kChdir; });
+    };
+    CHECK(has("/work/lib"));
+    CHECK(has("/work/real/lib/../share"));
+    CHECK(has("/x/y"));  // the new cwd itself
+    CHECK(r.paths.size() == 5);
+    CHECK(std::any_of(r.warnings.begin(), r.warnings.end(), [](const std::string& w) {
+        return w.find("relative chdir to \"y\" could not be anchored") != std::string::npos;
+    }));
 }

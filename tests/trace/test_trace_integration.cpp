@@ -103,6 +103,27 @@ TEST_CASE("resolves a relative open after chdir")
     CHECK(has(t.report, tmp / "work", kChdir));
 }
 
+TEST_CASE("a relative chdir through a symlink records the symlink")
+{
+    // trace-root starts in tmp, so the workload does too; chdir("lib")
+    // then goes through the symlink tmp/lib, relative to that cwd.
+    TempDir tmp;
+    fs::create_directories(tmp / "real/lib");
+    write_text(tmp / "real/lib/data.txt", "x");
+    fs::create_symlink("real/lib", tmp / "lib");
+    const std::string report_file = tmp / "report.json";
+    auto r = run({"/usr/bin/env", "-C", tmp.path(), kTraceRoot, "--report", report_file, "--",
+                  kFixtures + "/fx_chdir_open", "lib", "data.txt"});
+    INFO(r.err);
+    REQUIRE(r.exit_status == 0);
+    auto report = read_report(report_file);
+    REQUIRE(report);
+    const std::string dir = real(tmp.path());
+    CHECK(has(*report, dir + "/lib", kChdir));
+    CHECK(has(*report, dir + "/real/lib", kChdir));
+    CHECK(has(*report, dir + "/real/lib/data.txt", kRead));
+}
+
 TEST_CASE("records stat-only, access-only, readlink and ENOENT probes")
 {
     TempDir tmp;

@@ -172,6 +172,7 @@ struct {
  * preallocated every element at start-up.) */
 #define DEDUP_SETS (1 << 14)
 #define DEDUP_WAYS 8
+#define DEDUP_EPOCH 0xffULL /* the bits of a tag that hold its run's epoch */
 struct dedup_set {
 	__u64 tag[DEDUP_WAYS]; /* free: 0, or a tag of another epoch */
 };
@@ -254,7 +255,7 @@ static __always_inline void key_start(struct scratch *s, __u64 what)
 
 	s->key[0] = c ? c->hash_seed[0] : 0;
 	s->key[1] = c ? c->hash_seed[1] : 0;
-	s->epoch = c ? c->epoch & 0xff : 1;
+	s->epoch = c ? c->epoch & DEDUP_EPOCH : 1;
 	mix(s, what);
 	mix(s, rename_generation);
 	mix(s, s->root_dentry);
@@ -355,7 +356,7 @@ static __always_inline int seen_before(struct scratch *s)
 	__u64 a = s->key[0] ^ (s->key[1] >> 17) ^ (s->key[1] << 23);
 	__u64 b = s->key[1] ^ (a >> 13) ^ (a << 37);
 	__u32 set = (__u32)(a >> 20) & (DEDUP_SETS - 1);
-	__u64 tag = (b & ~0xffULL) | s->epoch;
+	__u64 tag = (b & ~DEDUP_EPOCH) | s->epoch;
 	struct dedup_set *d;
 	int i;
 
@@ -373,7 +374,7 @@ static __always_inline int seen_before(struct scratch *s)
 	/* Take the first free way (0, or another run's tag); in a full set,
 	 * replace the way named by three more bits of the key. */
 	for (i = 0; i < DEDUP_WAYS; i++)
-		if ((d->tag[i & (DEDUP_WAYS - 1)] & 0xff) != s->epoch)
+		if ((d->tag[i & (DEDUP_WAYS - 1)] & DEDUP_EPOCH) != s->epoch)
 			break;
 	if (i >= DEDUP_WAYS)
 		i = (a >> 8) & (DEDUP_WAYS - 1);

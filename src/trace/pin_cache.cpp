@@ -21,6 +21,9 @@ namespace trace_root {
 namespace {
 
 constexpr long kBpfFsMagic = 0xcafe4a11;
+// Pin names: a map NAME is "map_NAME", a program attached to raw
+// tracepoint NAME is "tp_NAME".
+constexpr std::string_view kMapPrefix = "map_", kProgramPrefix = "tp_";
 
 std::string errstr(int e) { return std::strerror(e); }
 
@@ -133,7 +136,8 @@ std::optional<PinCache::Set> PinCache::open(const std::string& key, std::string&
     Set set;
     for (const auto& name : *names) {
         const std::string path = std::string(kDir) + "/" + key + "/" + name;
-        const bool is_map = name.rfind("map_", 0) == 0, is_prog = name.rfind("tp_", 0) == 0;
+        const bool is_map = name.rfind(kMapPrefix, 0) == 0,
+                   is_prog = name.rfind(kProgramPrefix, 0) == 0;
         if (!is_map && !is_prog) {
             why_not = "unexpected entry " + path;
             return std::nullopt;
@@ -144,11 +148,11 @@ std::optional<PinCache::Set> PinCache::open(const std::string& key, std::string&
             return std::nullopt;
         }
         (is_map ? set.maps : set.programs)
-            .emplace_back(name.substr(is_map ? 4 : 3), std::move(fd));
+            .emplace_back(name.substr((is_map ? kMapPrefix : kProgramPrefix).size()),
+                          std::move(fd));
     }
     return set;
 }
-
 
 Result<void> PinCache::publish(const std::string& key,
                                const std::vector<std::pair<std::string, int>>& maps,
@@ -190,10 +194,10 @@ Result<void> PinCache::publish(const std::string& key,
     Result<void> done;
     for (const auto& [name, fd] : maps)
         if (done)
-            done = pin("map_" + name, fd);
+            done = pin(std::string(kMapPrefix) + name, fd);
     for (const auto& [tracepoint, fd] : programs)
         if (done)
-            done = pin("tp_" + tracepoint, fd);
+            done = pin(std::string(kProgramPrefix) + tracepoint, fd);
     if (done && renameat(dir_.get(), fresh.c_str(), dir_.get(), key.c_str()) != 0)
         done = fail("cannot rename " + std::string(kDir) + "/" + fresh + ": " + errstr(errno));
     if (!done)

@@ -233,17 +233,25 @@ int prepare_program(bpf_program* prog, bpf_prog_load_opts*, long)
     return bpf_program__set_insns(prog, insns.data(), insns.size());
 }
 
-// Attaches a SEC("raw_tp/NAME") program to raw tracepoint NAME, as
-// libbpf's own handler for that section does; a plain SEC("raw_tp") one is
-// reached by tail call and attached to nothing.
-int attach_program(const bpf_program* prog, long, bpf_link** link)
+// The raw tracepoint NAME of a SEC("raw_tp/NAME") program; nullptr for a
+// plain SEC("raw_tp") one, which is reached by tail call and attached to
+// nothing.
+const char* tracepoint_of(const bpf_program* prog)
 {
     const char* slash = std::strchr(bpf_program__section_name(prog), '/');
-    if (!slash) {
+    return slash ? slash + 1 : nullptr;
+}
+
+// Attaches a program to its raw tracepoint, as libbpf's own handler for
+// the section does.
+int attach_program(const bpf_program* prog, long, bpf_link** link)
+{
+    const char* tracepoint = tracepoint_of(prog);
+    if (!tracepoint) {
         *link = nullptr;
         return 0;
     }
-    *link = bpf_program__attach_raw_tracepoint(prog, slash + 1);
+    *link = bpf_program__attach_raw_tracepoint(prog, tracepoint);
     return *link ? 0 : -errno;
 }
 
@@ -563,8 +571,8 @@ Error attach_error(int e)
 // Makes the programs an earlier run pinned ready for this one: checks that
 // they are whole, drops what that run left in their maps (the traced set,
 // the counters, unread records: a run killed with SIGKILL leaves them),
-// and attaches them. false, with the reason, when the pins cannot be used;
-// an error when attaching fails.
+// and attaches them. false, with the reason, when the pins cannot be used
+// (then `p` is untouched); an error when resetting or attaching fails.
 Result<bool> reuse_pinned(Programs& p, PinCache::Set set, uint32_t ring_bytes,
                           const uint64_t (&seed)[2], Sink& sink, std::string& why_not)
 {
@@ -655,9 +663,9 @@ Result<void> publish_programs(const Programs& p, const std::string& key)
         if (!skel)
             continue;
         bpf_object__for_each_program(prog, skel->obj) {
-            const char* slash = std::strchr(bpf_program__section_name(prog), '/');
-            if (bpf_program__autoload(prog) && slash)
-                programs.emplace_back(slash + 1, bpf_program__fd(prog));
+            const char* tracepoint = tracepoint_of(prog);
+            if (bpf_program__autoload(prog) && tracepoint)
+                programs.emplace_back(tracepoint, bpf_program__fd(prog));
         }
     }
     if (programs.size() != std::size(kTracepoints))
@@ -740,8 +748,6 @@ Result<Programs> load_tracer(const TraceOptions& options, Sink& sink)
                                   << ms(t_open, std::chrono::steady_clock::now()) << " ms\n";
                     return p;
                 }
-                p.ring.reset();
-                p.links.clear();
             }
         }
     } else if (options.pin) {
